@@ -1,0 +1,157 @@
+"""Feature contract: feature meta, seq/snap scalers (fitted on eligible rows) and the contract hash.
+
+Run:
+    python -m gx1.contract --data data/entry_v9/full_2025.parquet \
+        --out_dir gx1/models/entry_v9/nextgen_2020_2025_clean --report reports/contract.json
+
+Writes entry_v9_feature_meta.json, seq_scaler.joblib, snap_scaler.joblib and prints the
+feature contract hash: the first 16 hex digits of sha256 over the canonical JSON (sorted
+keys, no spaces) of the meta's ``contract`` part (feature names and order, categorical
+cardinalities, continuous context features, label definition). Refitting the scalers
+changes their recorded sha256 but not the hash.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+from dataclasses import asdict
+from pathlib import Path
+
+import joblib
+import numpy as np
+from sklearn.preprocessing import StandardScaler
+
+from gx1.common import (
+    InputError, atomic_write_bytes, canonical_json, read_json, run_cli, sha256_bytes, sha256_file, write_json,
+)
+from gx1.dataset import read_dataset, read_label_config
+from gx1.features import CTX_CAT_FEATURES, CTX_CONT_FEATURES, FEATURE_SET, SEQ_FEATURES, SNAP_FEATURES
+
+META_NAME = "entry_v9_feature_meta.json"
+SEQ_SCALER_NAME = "seq_scaler.joblib"
+SNAP_SCALER_NAME = "snap_scaler.joblib"
+CONTRACT_KEYS = ("feature_set", "seq_features", "snap_features", "ctx_cat_features", "ctx_cont_features", "labels")
+
+
+def contract_part(meta: dict) -> dict:
+    """The part of the meta the contract hash covers."""
+    contract = meta.get("contract")
+    if not isinstance(contract, dict):
+        raise InputError("feature meta has no 'contract' object: regenerate it with `python -m gx1.contract`")
+    missing = [k for k in CONTRACT_KEYS if k not in contract]
+    if missing:
+        raise InputError(f"feature meta contract lacks {missing}: regenerate it with `python -m gx1.contract`")
+    return contract
+
+
+def contract_hash(meta: dict) -> str:
+    """First 16 hex digits of sha256 over the canonical JSON of the contract part."""
+    return sha256_bytes(canonical_json(contract_part(meta)).encode("ascii"))[:16]
+
+
+def contract_hash_from_file(meta_path: str | Path) -> str:
+    return contract_hash(read_json(meta_path, "feature meta"))
+
+
+def build_contract(label_config: dict) -> dict:
+    return {
+        "feature_set": FEATURE_SET,
+        "seq_features": list(SEQ_FEATURES),
+        "snap_features": list(SNAP_FEATURES),
+        "ctx_cat_features": [{"name": name, "cardinality": card} for name, card in CTX_CAT_FEATURES],
+        "ctx_cont_features": list(CTX_CONT_FEATURES),
+        "labels": {
+            "columns": ["y_dir", "y_early", "y_quality"],
+            "horizon_bars": int(label_config["horizon_bars"]),
+            "early_bars": int(label_config["early_bars"]),
+            "early_move_atr": float(label_config["early_move_atr"]),
+            "quality_clip": float(label_config["quality_clip"]),
+        },
+    }
+
+
+def fit_scaler(matrix: np.ndarray) -> StandardScaler:
+    scaler = StandardScaler()
+    scaler.fit(matrix.astype(np.float64))
+    return scaler
+
+
+def scaler_bytes(scaler: StandardScaler) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(scaler, buffer)
+    return buffer.getvalue()
+
+
+def fit_contract(data: dict[str, np.ndarray], label_config: dict) -> tuple[dict, bytes, bytes]:
+    """Return (meta, seq scaler bytes, snap scaler bytes), scalers fitted on eligible rows only."""
+    contract = build_contract(label_config)
+    eligible = data["eligible"].astype(bool)
+    if not eligible.any():
+        raise InputError("dataset has no eligible rows to fit the scalers on")
+    missing = [c for c in contract["seq_features"] + contract["snap_features"] if c not in data]
+    if missing:
+        raise InputError(f"dataset lacks feature columns {missing}: rebuild it with `python -m gx1.dataset`")
+    seq_matrix = np.column_stack([data[c][eligible] for c in contract["seq_features"]])
+    snap_matrix = np.column_stack([data[c][eligible] for c in contract["snap_features"]])
+    seq_blob = scaler_bytes(fit_scaler(seq_matrix))
+    snap_blob = scaler_bytes(fit_scaler(snap_matrix))
+    meta = {
+        "contract": contract,
+        "feature_contract_hash": sha256_bytes(canonical_json(contract).encode("ascii"))[:16],
+        "scalers": {
+            "seq": {"file": SEQ_SCALER_NAME, "sha256": sha256_bytes(seq_blob), "n_features": seq_matrix.shape[1]},
+            "snap": {"file": SNAP_SCALER_NAME, "sha256": sha256_bytes(snap_blob), "n_features": snap_matrix.shape[1]},
+        },
+        "fit_rows": int(eligible.sum()),
+        "label_config": label_config,
+    }
+    return meta, seq_blob, snap_blob
+
+
+def load_scaler(path: str | Path, expected_sha256: str, what: str) -> StandardScaler:
+    """Unpickle a scaler only after its sha256 matches the recorded one."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{what} not found: {p}")
+    actual = sha256_file(p)
+    if actual != expected_sha256:
+        raise InputError(f"{what} {p} has sha256 {actual[:16]}..., the feature meta records {expected_sha256[:16]}...: "
+                         "use the scaler written with that meta (or rerun `python -m gx1.contract`)")
+    scaler = joblib.load(p)
+    if not isinstance(scaler, StandardScaler):
+        raise InputError(f"{what} {p} is a {type(scaler).__name__}, expected a StandardScaler")
+    return scaler
+
+
+def scale(matrix: np.ndarray, scaler: StandardScaler) -> np.ndarray:
+    """(x - mean) / scale in float32; NaN stays NaN. The one scaling used by training and replay."""
+    mean = scaler.mean_.astype(np.float32)
+    std = scaler.scale_.astype(np.float32)
+    return (matrix.astype(np.float32) - mean) / std
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gx1.contract", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="dataset parquet (from gx1.dataset)")
+    parser.add_argument("--out_dir", required=True, help="directory for meta and scalers")
+    parser.add_argument("--report", help="JSON report (contract hash, fit rows)")
+    args = parser.parse_args(argv)
+    label_config = asdict(read_label_config(args.data))
+    data = read_dataset(args.data)
+    meta, seq_blob, snap_blob = fit_contract(data, label_config)
+    out = Path(args.out_dir)
+    atomic_write_bytes(out / SEQ_SCALER_NAME, seq_blob)
+    atomic_write_bytes(out / SNAP_SCALER_NAME, snap_blob)
+    write_json(out / META_NAME, meta)
+    if args.report:
+        write_json(args.report, {"feature_contract_hash": meta["feature_contract_hash"], "fit_rows": meta["fit_rows"],
+                                 "n_seq_features": len(meta["contract"]["seq_features"]),
+                                 "n_snap_features": len(meta["contract"]["snap_features"])})
+    print(f"feature contract hash: {meta['feature_contract_hash']} "
+          f"({len(SEQ_FEATURES)} seq, {len(SNAP_FEATURES)} snap features; scalers fitted on {meta['fit_rows']} eligible rows) "
+          f"-> {out}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

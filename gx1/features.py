@@ -1,0 +1,253 @@
+"""Feature, context, label and eligibility computation for the entry_v9 feature set.
+
+Pure functions over a bars table (see ``gx1.bars``); used by the dataset stage and,
+identically, by replay. Every feature at bar t uses bars <= t only (tested); labels and
+the eligibility flag look ahead by design (they describe bars t+1..t+H).
+
+Whole-column numpy: rolling sums via cumulative sums, rolling extremes via
+sliding windows, EMAs as finite exponentially weighted windows (a causal convolution).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+FEATURE_SET = "entry_v9"
+
+SEQ_FEATURES = (
+    "ret_1", "ret_3", "ret_12", "range_atr", "body_atr", "upper_wick_atr", "lower_wick_atr",
+    "close_pos_in_bar", "ema_dist_12_atr", "ema_dist_48_atr", "ema_slope_12_atr", "rsi_14",
+    "volume_ratio_48", "spread_atr", "bar_gap_log",
+)
+SNAP_FEATURES = (
+    "ret_24", "ret_48", "ret_96", "ret_288", "realized_vol_12", "realized_vol_48", "realized_vol_288",
+    "atr_ratio_14_96", "ema_dist_100_atr", "ema_slope_48_atr", "range_pos_48", "range_pos_288",
+    "range_width_48_atr", "volume_ratio_288", "hour_sin", "hour_cos",
+)
+# Categorical context features and their cardinalities (values are 0..cardinality-1).
+CTX_CAT_FEATURES = (("session", 4), ("vol_regime", 3), ("trend_regime", 3), ("day_of_week", 7), ("spread_regime", 3))
+CTX_CONT_FEATURES = ("atr_bps", "spread_bps")
+LABEL_COLUMNS = ("y_dir", "y_early", "y_quality")
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    """Label and eligibility settings (params.yaml section ``dataset`` plus ``seq_len``)."""
+
+    horizon_bars: int = 6          # H: direction/quality horizon
+    early_bars: int = 3            # E: early-move window
+    early_move_atr: float = 0.5    # early move threshold in ATR units
+    quality_clip: float = 5.0      # y_quality clipped to +-this
+    seq_len: int = 30              # sequence window that must be complete for eligibility
+    max_gap_minutes: float = 70.0  # a larger time step inside the window or horizon makes a row ineligible
+
+
+def _shift(x: np.ndarray, k: int) -> np.ndarray:
+    """x[t-k] at position t (NaN where undefined); k > 0 looks back, k < 0 looks ahead."""
+    out = np.full_like(x, np.nan)
+    if k > 0:
+        out[k:] = x[:-k]
+    elif k < 0:
+        out[:k] = x[-k:]
+    else:
+        out[:] = x
+    return out
+
+
+def rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
+    """Trailing mean over ``window`` values ending at t (NaN until full or if any NaN inside)."""
+    n = len(x)
+    out = np.full(n, np.nan)
+    if n < window:
+        return out
+    bad = ~np.isfinite(x)
+    csum = np.concatenate(([0.0], np.cumsum(np.where(bad, 0.0, x))))
+    cbad = np.concatenate(([0], np.cumsum(bad)))
+    sums = csum[window:] - csum[:-window]
+    nbad = cbad[window:] - cbad[:-window]
+    out[window - 1:] = np.where(nbad == 0, sums / window, np.nan)
+    return out
+
+
+def rolling_std(x: np.ndarray, window: int) -> np.ndarray:
+    mean = rolling_mean(x, window)
+    mean_sq = rolling_mean(x * x, window)
+    return np.sqrt(np.maximum(mean_sq - mean * mean, 0.0))
+
+
+def rolling_max(x: np.ndarray, window: int) -> np.ndarray:
+    out = np.full(len(x), np.nan)
+    if len(x) >= window:
+        out[window - 1:] = sliding_window_view(x, window).max(axis=1)
+    return out
+
+
+def rolling_min(x: np.ndarray, window: int) -> np.ndarray:
+    out = np.full(len(x), np.nan)
+    if len(x) >= window:
+        out[window - 1:] = sliding_window_view(x, window).min(axis=1)
+    return out
+
+
+def ema(x: np.ndarray, span: int) -> np.ndarray:
+    """Exponentially weighted mean over a finite trailing window of 4*span bars (weights renormalised).
+
+    A causal convolution: exactly prefix-dependent, NaN until the window is full.
+    """
+    alpha = 2.0 / (span + 1.0)
+    length = 4 * span
+    weights = (1.0 - alpha) ** np.arange(length)
+    weights /= weights.sum()
+    out = np.full(len(x), np.nan)
+    if len(x) >= length:
+        out[length - 1:] = np.convolve(x, weights, mode="valid")
+    return out
+
+
+def future_window(x: np.ndarray, start: int, stop: int, reduce: str) -> np.ndarray:
+    """max/min of x[t+start .. t+stop] (inclusive) at each t; NaN where the window runs past the end."""
+    width = stop - start + 1
+    out = np.full(len(x), np.nan)
+    n_valid = len(x) - stop
+    if n_valid > 0:
+        windows = sliding_window_view(x[start:], width)[:n_valid]
+        out[:n_valid] = windows.max(axis=1) if reduce == "max" else windows.min(axis=1)
+    return out
+
+
+def average_true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray, window: int) -> np.ndarray:
+    prev_close = _shift(close, 1)
+    true_range = np.fmax(high - low, np.fmax(np.abs(high - prev_close), np.abs(low - prev_close)))
+    return rolling_mean(true_range, window)
+
+
+def compute_features(bars: dict) -> dict[str, np.ndarray]:
+    """All sequence, snapshot and context features (float64 / int64), causal."""
+    o, h, l, c = (np.asarray(bars[k], dtype=np.float64) for k in ("open", "high", "low", "close"))
+    volume = np.asarray(bars["volume"], dtype=np.float64)
+    spread = np.asarray(bars["spread"], dtype=np.float64)
+    time_ns = np.asarray(bars["time"]).astype("datetime64[ns]").astype(np.int64)
+    log_close = np.log(c)
+    atr = average_true_range(h, l, c, 14)
+    atr_96 = average_true_range(h, l, c, 96)
+    ret_1 = log_close - _shift(log_close, 1)
+    ema_12, ema_48, ema_100 = ema(c, 12), ema(c, 48), ema(c, 100)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = np.fmax(c - _shift(c, 1), 0.0)
+        loss = np.fmax(_shift(c, 1) - c, 0.0)
+        avg_gain, avg_loss = rolling_mean(gain, 14), rolling_mean(loss, 14)
+        rsi = np.where(avg_gain + avg_loss > 0, (avg_gain - avg_loss) / (avg_gain + avg_loss), 0.0)
+        rsi = np.where(np.isnan(avg_gain + avg_loss), np.nan, rsi)
+        low_48, high_48 = rolling_min(l, 48), rolling_max(h, 48)
+        low_288, high_288 = rolling_min(l, 288), rolling_max(h, 288)
+        minute_of_day = (time_ns // 60_000_000_000) % 1440
+        angle = 2.0 * np.pi * minute_of_day / 1440.0
+        feats = {
+            "ret_1": ret_1,
+            "ret_3": log_close - _shift(log_close, 3),
+            "ret_12": log_close - _shift(log_close, 12),
+            "range_atr": (h - l) / atr,
+            "body_atr": (c - o) / atr,
+            "upper_wick_atr": (h - np.maximum(o, c)) / atr,
+            "lower_wick_atr": (np.minimum(o, c) - l) / atr,
+            "close_pos_in_bar": np.where(h > l, (c - l) / (h - l), 0.5),
+            "ema_dist_12_atr": (c - ema_12) / atr,
+            "ema_dist_48_atr": (c - ema_48) / atr,
+            "ema_slope_12_atr": (ema_12 - _shift(ema_12, 1)) / atr,
+            "rsi_14": rsi,
+            "volume_ratio_48": volume / np.fmax(rolling_mean(volume, 48), 1e-9),
+            "spread_atr": spread / atr,
+            "bar_gap_log": np.log(np.fmax((time_ns - _shift(time_ns.astype(np.float64), 1)) / 60e9, 1e-3)),
+            "ret_24": log_close - _shift(log_close, 24),
+            "ret_48": log_close - _shift(log_close, 48),
+            "ret_96": log_close - _shift(log_close, 96),
+            "ret_288": log_close - _shift(log_close, 288),
+            "realized_vol_12": rolling_std(ret_1, 12) * 1e4,
+            "realized_vol_48": rolling_std(ret_1, 48) * 1e4,
+            "realized_vol_288": rolling_std(ret_1, 288) * 1e4,
+            "atr_ratio_14_96": atr / atr_96,
+            "ema_dist_100_atr": (c - ema_100) / atr,
+            "ema_slope_48_atr": (ema_48 - _shift(ema_48, 1)) / atr,
+            "range_pos_48": np.where(high_48 > low_48, (c - low_48) / (high_48 - low_48), 0.5),
+            "range_pos_288": np.where(high_288 > low_288, (c - low_288) / (high_288 - low_288), 0.5),
+            "range_width_48_atr": (high_48 - low_48) / atr,
+            "volume_ratio_288": volume / np.fmax(rolling_mean(volume, 288), 1e-9),
+            "hour_sin": np.sin(angle),
+            "hour_cos": np.cos(angle),
+            "atr_bps": atr / c * 1e4,
+            "spread_bps": spread / c * 1e4,
+        }
+        # Windows that need history stay NaN until that history exists.
+        for name, lookback in (("range_pos_48", 48), ("range_pos_288", 288), ("close_pos_in_bar", 1)):
+            feats[name][: lookback - 1] = np.nan
+        feats = {k: np.where(np.isfinite(v), v, np.nan) for k, v in feats.items()}
+
+        # Context categories, from causal quantities and fixed thresholds (no dataset-wide statistics).
+        hour = minute_of_day // 60
+        session = np.select([(hour >= 7) & (hour < 12), (hour >= 12) & (hour < 16), (hour >= 16) & (hour < 21)], [1, 2, 3], 0)
+        vol_ratio = feats["atr_ratio_14_96"]
+        vol_regime = np.where(vol_ratio < 0.8, 0, np.where(vol_ratio > 1.25, 2, 1))
+        trend = (ema_48 - ema_100) / atr
+        trend_regime = np.where(trend < -0.5, 0, np.where(trend > 0.5, 2, 1))
+        day_of_week = ((time_ns // 86_400_000_000_000) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+        spread_ratio = spread / np.fmax(rolling_mean(spread, 288), 1e-12)
+        spread_regime = np.where(spread_ratio < 0.8, 0, np.where(spread_ratio > 1.5, 2, 1))
+    feats["session"] = session.astype(np.int64)
+    feats["vol_regime"] = vol_regime.astype(np.int64)
+    feats["trend_regime"] = trend_regime.astype(np.int64)
+    feats["day_of_week"] = day_of_week.astype(np.int64)
+    feats["spread_regime"] = spread_regime.astype(np.int64)
+    feats["_atr"] = atr
+    return feats
+
+
+def compute_labels(bars: dict, atr: np.ndarray, cfg: LabelConfig) -> dict[str, np.ndarray]:
+    """y_dir, y_early, y_quality as DESIGN.md defines them (NaN where the horizon runs past the end)."""
+    h, l, c = (np.asarray(bars[k], dtype=np.float64) for k in ("high", "low", "close"))
+    horizon, early = cfg.horizon_bars, cfg.early_bars
+    future_close = _shift(c, -horizon)
+    y_dir = np.where(np.isnan(future_close), np.nan, (future_close > c).astype(np.float64))
+    early_high = future_window(h, 1, early, "max")
+    early_low = future_window(l, 1, early, "min")
+    threshold = cfg.early_move_atr * atr
+    up_move = (early_high - c) >= threshold
+    down_move = (c - early_low) >= threshold
+    y_early = np.where(y_dir == 1.0, up_move, down_move).astype(np.float64)
+    y_early = np.where(np.isnan(y_dir) | np.isnan(early_high) | np.isnan(atr), np.nan, y_early)
+    mfe_long = future_window(h, 1, horizon, "max") - c
+    mae_long = c - future_window(l, 1, horizon, "min")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y_quality = np.clip((mfe_long - mae_long) / atr, -cfg.quality_clip, cfg.quality_clip)
+    return {"y_dir": y_dir, "y_early": y_early, "y_quality": y_quality}
+
+
+def _window_count(flags: np.ndarray, back: int, ahead: int) -> np.ndarray:
+    """Number of True flags in [t-back, t+ahead] at each t (windows clipped at the edges)."""
+    n = len(flags)
+    csum = np.concatenate(([0], np.cumsum(flags.astype(np.int64))))
+    idx = np.arange(n)
+    lo = np.clip(idx - back, 0, n)
+    hi = np.clip(idx + ahead + 1, 0, n)
+    return csum[hi] - csum[lo]
+
+
+def compute_eligibility(bars: dict, feats: dict, labels: dict, cfg: LabelConfig) -> np.ndarray:
+    """Rows with full feature/sequence history, all label bars, no long gap in window or horizon, ATR > 0."""
+    n = len(bars["close"])
+    time_ns = np.asarray(bars["time"]).astype("datetime64[ns]").astype(np.int64)
+    seq_ok = np.all(np.isfinite(np.column_stack([feats[k] for k in SEQ_FEATURES])), axis=1)
+    snap_ok = np.all(np.isfinite(np.column_stack([feats[k] for k in SNAP_FEATURES + CTX_CONT_FEATURES])), axis=1)
+    labels_ok = np.all(np.isfinite(np.column_stack([labels[k] for k in LABEL_COLUMNS])), axis=1)
+    back = cfg.seq_len - 1
+    history_ok = (np.arange(n) >= back) & (_window_count(~seq_ok, back, 0) == 0)
+    # gap_flag[i]: the step from bar i-1 to bar i is longer than allowed.
+    gap_flag = np.zeros(n, dtype=bool)
+    gap_flag[1:] = np.diff(time_ns) > cfg.max_gap_minutes * 60e9
+    # Steps inside the sequence window are at i in (t-back, t]; inside the horizon at i in [t+1, t+H].
+    gaps_in_window = _window_count(gap_flag, back - 1, 0) if back >= 1 else np.zeros(n, dtype=np.int64)
+    gaps_in_horizon = _window_count(np.concatenate([gap_flag[1:], [False]]), 0, cfg.horizon_bars - 1)
+    horizon_ok = np.arange(n) + cfg.horizon_bars < n
+    atr_ok = np.nan_to_num(feats["_atr"], nan=0.0) > 0
+    return history_ok & snap_ok & labels_ok & horizon_ok & atr_ok & (gaps_in_window == 0) & (gaps_in_horizon == 0)

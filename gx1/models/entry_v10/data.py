@@ -1,0 +1,68 @@
+"""Model inputs from a dataset: scaled feature matrices, sample indices, batched window gathering.
+
+Training and replay both build inputs through ``build_model_inputs`` + ``gather_batch``, so a
+bar gets the same numbers in both. Sequence windows are gathered with one index array per
+batch (``rows[:, None] + offsets``), never per sample in Python.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.preprocessing import StandardScaler
+
+from gx1.common import InputError
+from gx1.contract import scale
+
+
+@dataclass
+class ModelInputs:
+    """Whole-dataset tensors; a sample is a row index whose window [row-seq_len+1, row] is used."""
+
+    seq: torch.Tensor        # (rows, n_seq) float32, scaled
+    snap: torch.Tensor       # (rows, n_snap) float32, scaled
+    ctx_cat: torch.Tensor    # (rows, n_cat) int64
+    ctx_cont: torch.Tensor   # (rows, n_cont) float32, raw (the model standardises)
+    labels: torch.Tensor     # (rows, 3) float32: y_dir, y_early, y_quality
+    seq_len: int
+
+    def to(self, device: torch.device) -> "ModelInputs":
+        return ModelInputs(self.seq.to(device), self.snap.to(device), self.ctx_cat.to(device),
+                           self.ctx_cont.to(device), self.labels.to(device), self.seq_len)
+
+
+def _matrix(data: dict[str, np.ndarray], names: list[str], what: str) -> np.ndarray:
+    missing = [n for n in names if n not in data]
+    if missing:
+        raise InputError(f"dataset lacks {what} columns {missing} named by the feature meta: "
+                         "rebuild the dataset, or pass the meta it was built with")
+    if not names:
+        return np.zeros((len(data["time"]), 0), dtype=np.float32)
+    return np.column_stack([np.asarray(data[n]) for n in names])
+
+
+def build_model_inputs(data: dict[str, np.ndarray], contract: dict, seq_scaler: StandardScaler,
+                       snap_scaler: StandardScaler, seq_len: int) -> ModelInputs:
+    seq_names, snap_names = contract["seq_features"], contract["snap_features"]
+    for scaler, names, what in ((seq_scaler, seq_names, "seq"), (snap_scaler, snap_names, "snap")):
+        if scaler.n_features_in_ != len(names):
+            raise InputError(f"{what} scaler expects {scaler.n_features_in_} features, the feature meta lists {len(names)}")
+    cat_names = [c["name"] for c in contract["ctx_cat_features"]]
+    labels = _matrix(data, ["y_dir", "y_early", "y_quality"], "label") if "y_dir" in data else \
+        np.full((len(data["time"]), 3), np.nan)
+    return ModelInputs(
+        seq=torch.from_numpy(np.ascontiguousarray(scale(_matrix(data, seq_names, "seq"), seq_scaler))),
+        snap=torch.from_numpy(np.ascontiguousarray(scale(_matrix(data, snap_names, "snap"), snap_scaler))),
+        ctx_cat=torch.from_numpy(_matrix(data, cat_names, "context").astype(np.int64)),
+        ctx_cont=torch.from_numpy(_matrix(data, contract["ctx_cont_features"], "context").astype(np.float32)),
+        labels=torch.from_numpy(labels.astype(np.float32)),
+        seq_len=seq_len,
+    )
+
+
+def gather_batch(inputs: ModelInputs, rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(seq windows (B, L, n_seq), snap (B, n_snap), ctx_cat (B, n_cat), ctx_cont (B, n_cont), labels (B, 3))."""
+    offsets = torch.arange(1 - inputs.seq_len, 1, device=rows.device)
+    windows = inputs.seq[rows[:, None] + offsets]
+    return windows, inputs.snap[rows], inputs.ctx_cat[rows], inputs.ctx_cont[rows], inputs.labels[rows]

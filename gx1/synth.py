@@ -1,0 +1,177 @@
+"""Embedded default data: deterministic gold-like (XAUUSD) bars for one calendar year.
+
+    python -m gx1.synth --year 2025 --seed 20250101 --out data/bars/xauusd_m5_2025.parquet
+
+Same seed -> same bytes. The market model, all whole-array numpy:
+- calendar: the trading week runs Sunday 22:00 to Friday 21:00 UTC with a daily break
+  21:00-22:00; sessions for Jan 1, Good Friday and Dec 25 are closed; about 1.4% of
+  bars are missing (no ticks), mostly in quiet hours, as in real feeds;
+- returns: Student-t(4) innovations scaled by intraday activity (quiet Asia, busy
+  London and New York) times a stochastic volatility level (log-vol is a sum of a
+  one-day and a twenty-day moving average of white noise: volatility clustering),
+  plus rare jumps around news hours and gaps over the daily break and weekends;
+- high/low are drawn from the exact Brownian-bridge extreme between open and close;
+- tick volume follows activity, volatility and |return|; the spread (price units)
+  is ~0.2-0.3 in trading hours and widens sharply around the daily break and the
+  Sunday open.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+import numpy as np
+
+from gx1.bars import validate_bars, write_bars_parquet
+from gx1.common import InputError, run_cli
+
+START_PRICE = 2600.0
+ANNUAL_DRIFT = 0.10
+ANNUAL_VOLATILITY = 0.14  # diffusion part; jumps and gaps add about 1 point
+STUDENT_T_DEGREES = 4
+MAX_SHOCK = 10.0  # innovations beyond 10 standard deviations are clipped
+MINUTES_PER_DAY = 1440
+BREAK_START_MINUTE, BREAK_END_MINUTE = 21 * 60, 22 * 60  # daily break, UTC
+MISSING_BAR_RATE = 0.07  # times (1 - activity) where activity < 1
+
+
+def _good_friday(year: int) -> dt.date:
+    """Good Friday from the anonymous Gregorian Easter algorithm."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    g = (8 * b + 13) // 25
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    weekday_offset = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * weekday_offset) // 451
+    month, day = divmod(h + weekday_offset - 7 * m + 114, 31)
+    return dt.date(year, month, day + 1) - dt.timedelta(days=2)
+
+
+def trading_minutes(year: int, interval_minutes: int) -> np.ndarray:
+    """Bar open times (minutes since 1970-01-01 UTC) of every open session in ``year``.
+
+    A session is named by the date it ends on: it runs from 22:00 the day before to
+    21:00 that day, so shifting times by +2 h maps every bar onto its session date.
+    """
+    first = int(np.datetime64(f"{year}-01-01", "m").astype(np.int64))
+    last = int(np.datetime64(f"{year + 1}-01-01", "m").astype(np.int64))
+    minutes = np.arange(first, last, interval_minutes, dtype=np.int64)
+    shifted = minutes + (MINUTES_PER_DAY - BREAK_END_MINUTE)
+    session_day = shifted // MINUTES_PER_DAY
+    weekday = (session_day + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+    holidays = [dt.date(year, 1, 1), _good_friday(year), dt.date(year, 12, 25), dt.date(year + 1, 1, 1)]
+    holiday_days = np.array([(day - dt.date(1970, 1, 1)).days for day in holidays])
+    in_break = shifted % MINUTES_PER_DAY >= MINUTES_PER_DAY - (BREAK_END_MINUTE - BREAK_START_MINUTE)
+    is_open = (weekday < 5) & ~in_break & ~np.isin(session_day, holiday_days)
+    return minutes[is_open]
+
+
+def intraday_activity(minute_of_day: np.ndarray) -> np.ndarray:
+    """Relative volatility by UTC time of day: quiet after the reopen and in Asia, peaks at London and NY."""
+
+    def bump(center_hour: float, width_hours: float) -> np.ndarray:
+        distance = (minute_of_day - center_hour * 60 + MINUTES_PER_DAY / 2) % MINUTES_PER_DAY - MINUTES_PER_DAY / 2
+        return np.exp(-0.5 * (distance / (width_hours * 60)) ** 2)
+
+    return 0.45 + 0.20 * bump(1.5, 1.5) + 0.55 * bump(8.0, 2.0) + 1.00 * bump(13.75, 1.8) + 0.30 * bump(15.0, 1.0)
+
+
+def _moving_average_noise(rng: np.random.Generator, length: int, window: int) -> np.ndarray:
+    """Unit-variance moving average of white noise over ``window`` steps (a persistent, smooth process)."""
+    cumulative = np.concatenate(([0.0], np.cumsum(rng.standard_normal(length + window))))
+    return (cumulative[window:][:length] - cumulative[:length]) / np.sqrt(window)
+
+
+def generate_gold_bars(year: int = 2025, seed: int = 20250101, interval_minutes: int = 5) -> dict[str, np.ndarray]:
+    """Deterministic gold-like bars (a bars table, see gx1.bars) for one calendar year."""
+    if interval_minutes <= 0 or 60 % interval_minutes:
+        raise InputError(f"interval_minutes must divide 60 (1, 5, 15, 60, ...), got {interval_minutes}")
+    rng = np.random.default_rng(seed)
+    minutes = trading_minutes(year, interval_minutes)
+    count = len(minutes)
+    bars_per_day = MINUTES_PER_DAY // interval_minutes
+    minute_of_day = minutes % MINUTES_PER_DAY
+
+    # Volatility: intraday activity x clustered level; per-bar scale from the annual figures.
+    activity = intraday_activity(minute_of_day)
+    activity /= np.sqrt(np.mean(activity**2))
+    log_level = 0.35 * _moving_average_noise(rng, count, bars_per_day) + 0.30 * _moving_average_noise(rng, count, 20 * bars_per_day)
+    volatility_level = np.exp(log_level - (0.35**2 + 0.30**2))  # E[level^2] = 1
+    year_fraction_per_bar = 1.0 / count
+    sigma = ANNUAL_VOLATILITY * np.sqrt(year_fraction_per_bar) * activity * volatility_level
+
+    # Returns inside each bar: fat-tailed diffusion plus rare jumps (more likely in busy hours).
+    shocks = rng.standard_t(STUDENT_T_DEGREES, count) / np.sqrt(STUDENT_T_DEGREES / (STUDENT_T_DEGREES - 2))
+    shocks = np.clip(shocks, -MAX_SHOCK, MAX_SHOCK)
+    jumps = (rng.random(count) < 0.0015 * activity**2) * np.clip(rng.normal(0.0, 5.0, count), -3 * MAX_SHOCK, 3 * MAX_SHOCK) * sigma
+    intrabar = ANNUAL_DRIFT * year_fraction_per_bar + sigma * shocks + jumps
+
+    # Gaps between a bar's open and the previous close: ticks, the daily break, weekends/holidays.
+    minutes_since_previous = np.diff(minutes, prepend=minutes[0] - 3 * MINUTES_PER_DAY)
+    gap_scale = np.where(minutes_since_previous > interval_minutes, 8e-4, 5e-6)
+    gap_scale = np.where(minutes_since_previous > MINUTES_PER_DAY, 3e-3, gap_scale)
+    gaps = rng.normal(0.0, 1.0, count) * gap_scale
+    gaps[0] = 0.0
+
+    log_close = np.log(START_PRICE) + np.cumsum(gaps + intrabar)
+    log_open = log_close - intrabar
+    # Exact Brownian-bridge extremes between open and close for the bar's diffusion scale.
+    move, middle = np.abs(log_close - log_open), (log_close + log_open) / 2
+    log_high = middle + 0.5 * np.sqrt(move**2 - 2 * sigma**2 * np.log(1.0 - rng.random(count)))
+    log_low = middle - 0.5 * np.sqrt(move**2 - 2 * sigma**2 * np.log(1.0 - rng.random(count)))
+
+    abs_shock = np.abs(log_close - log_open) / sigma
+    tick_volume = np.maximum(1.0, np.round(
+        700.0 * activity**1.5 * volatility_level * (0.6 + 0.4 * abs_shock) * rng.lognormal(0.0, 0.3, count)
+    ))
+
+    # Spread: wider in quiet hours, much wider just before the break and after the reopen (most on Sunday).
+    minutes_into_session = (minute_of_day - BREAK_END_MINUTE) % MINUTES_PER_DAY
+    minutes_to_close = (BREAK_START_MINUTE - BREAK_END_MINUTE) % MINUTES_PER_DAY - minutes_into_session - interval_minutes
+    session_open_index = np.maximum.accumulate(np.where(minutes_since_previous > interval_minutes, np.arange(count), 0))
+    after_long_closure = minutes_since_previous[session_open_index] > MINUTES_PER_DAY
+    reopen_widening = np.where(after_long_closure, 10.0, 4.0) * np.exp(-minutes_into_session / 15.0)
+    close_widening = 2.0 * np.exp(-minutes_to_close / 10.0)
+    spread = (0.16 + 0.06 / activity) * volatility_level**0.3 * rng.lognormal(0.0, 0.08, count)
+    spread *= 1.0 + reopen_widening + close_widening
+
+    # Missing bars (no ticks), mostly in quiet hours.
+    keep = rng.random(count) >= MISSING_BAR_RATE * np.clip(1.0 - activity, 0.0, 1.0)
+
+    open_, close = np.round(np.exp(log_open), 2), np.round(np.exp(log_close), 2)
+    high = np.maximum(np.round(np.exp(log_high), 2), np.maximum(open_, close))
+    low = np.minimum(np.round(np.exp(log_low), 2), np.minimum(open_, close))
+    bars = {
+        "time": (minutes * 60).astype("datetime64[s]").astype("datetime64[ns]"),
+        "open": open_,
+        "high": high,
+        "low": low,
+        "close": close,
+        "volume": tick_volume,
+        "spread": np.maximum(0.01, np.round(spread, 2)),
+    }
+    return {name: column[keep] for name, column in bars.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gx1.synth", description="Write deterministic gold-like bars for one year.")
+    parser.add_argument("--year", type=int, default=2025, help="calendar year (default 2025)")
+    parser.add_argument("--seed", type=int, default=20250101, help="random seed (default 20250101)")
+    parser.add_argument("--interval_minutes", type=int, default=5, help="bar interval in minutes, must divide 60 (default 5)")
+    parser.add_argument("--out", required=True, help="bars parquet to write")
+    args = parser.parse_args(argv)
+
+    bars = generate_gold_bars(args.year, args.seed, args.interval_minutes)
+    validate_bars(bars)
+    write_bars_parquet(bars, args.out)
+    first, last = (np.datetime_as_string(bars["time"][i], unit="s") for i in (0, -1))
+    print(
+        f"wrote {args.out}: {len(bars['time'])} bars, {first} .. {last} UTC, "
+        f"price {bars['low'].min():.2f} .. {bars['high'].max():.2f}, close {bars['close'][-1]:.2f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,66 @@
+"""Shared test fixtures: small deterministic bars tables built without the code under test."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def make_bars(n: int = 2000, seed: int = 0, interval_minutes: int = 5, gap_every: int = 0) -> dict:
+    """A random-walk OHLCV table; every ``gap_every`` bars the clock jumps by 2 hours."""
+    rng = np.random.default_rng(seed)
+    steps = np.full(n, interval_minutes * 60, dtype=np.int64)
+    if gap_every:
+        steps[gap_every::gap_every] = 2 * 3600
+    seconds = np.cumsum(steps) - steps[0] + 1_735_776_000  # 2025-01-02 00:00 UTC
+    time = (seconds * 1_000_000_000).astype("datetime64[ns]")
+    close = 2600.0 * np.exp(np.cumsum(rng.standard_t(4, n) * 4e-4))
+    open_ = np.concatenate(([close[0]], close[:-1])) + rng.normal(0, 0.05, n)
+    high = np.maximum(open_, close) + np.abs(rng.normal(0, 0.6, n))
+    low = np.minimum(open_, close) - np.abs(rng.normal(0, 0.6, n))
+    return {
+        "time": time,
+        "open": np.round(open_, 2), "high": np.round(high, 2) + 0.01, "low": np.round(low, 2) - 0.01,
+        "close": np.round(close, 2),
+        "volume": rng.integers(50, 500, n).astype(np.float64),
+        "spread": np.round(rng.uniform(0.15, 0.4, n), 2),
+    }
+
+
+@pytest.fixture
+def bars_factory():
+    return make_bars
+
+
+SMALL_BARS = 3500  # about two and a half weeks of M5 bars: fast, yet past every warm-up window
+
+
+@pytest.fixture(scope="session")
+def small_pipeline(tmp_path_factory):
+    """Bars -> dataset -> contract on the first SMALL_BARS synthetic bars, through the stage CLIs."""
+    from gx1 import contract, dataset
+    from gx1.bars import write_bars_parquet
+    from gx1.synth import generate_gold_bars
+
+    root = tmp_path_factory.mktemp("pipeline")
+    bars = {k: v[:SMALL_BARS] for k, v in generate_gold_bars(2025, seed=7).items()}
+    write_bars_parquet(bars, root / "bars.parquet")
+    assert dataset.main(["--bars", str(root / "bars.parquet"), "--out", str(root / "data.parquet"),
+                         "--stats", str(root / "dataset.json")]) == 0
+    assert contract.main(["--data", str(root / "data.parquet"), "--out_dir", str(root / "contract")]) == 0
+    return {
+        "root": root,
+        "bars": root / "bars.parquet",
+        "data": root / "data.parquet",
+        "meta": root / "contract" / "entry_v9_feature_meta.json",
+        "seq_scaler": root / "contract" / "seq_scaler.joblib",
+        "snap_scaler": root / "contract" / "snap_scaler.joblib",
+    }
+
+
+def train_argv(pipeline: dict, out_dir, *extra: str) -> list[str]:
+    """The plan's flags, at test size."""
+    return ["--data", str(pipeline["data"]), "--out_dir", str(out_dir),
+            "--feature_meta_path", str(pipeline["meta"]), "--seq_scaler_path", str(pipeline["seq_scaler"]),
+            "--snap_scaler_path", str(pipeline["snap_scaler"]), "--seq_len", "30", "--batch_size", "64",
+            "--epochs", "2", "--num_workers", "0", "--device", "cpu", "--seed", "1337", "--log_every", "10",
+            "--learning_rate", "1e-4", "--limit_samples", "1200", "--num_threads", "2", *extra]
