@@ -4,24 +4,23 @@
     bundle = load_bundle("models/entry_v10_ctx/bundle")      # raises InputError naming the failed check
     outputs = bundle.predict(inputs, rows)                    # (len(rows), 3) numpy
 
-Nothing pickled is unpickled before its sha256 matched the manifest; weights load with
-``torch.load(weights_only=True)`` and strictly into a model rebuilt from the bundle's own config.
+The checks are gx1.verify's (one implementation): nothing pickled is unpickled before its sha256
+matched the manifest; weights load with ``torch.load(weights_only=True)`` and strictly into a model
+rebuilt from the bundle's own config; the golden sample must reproduce.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-import joblib
 import numpy as np
 import torch
 from sklearn.preprocessing import StandardScaler
 
-from gx1.common import InputError, read_json, sha256_file
-from gx1.contract import contract_hash
 from gx1.models.entry_v10 import bundle_files
 from gx1.models.entry_v10.data import ModelInputs, build_model_inputs, gather_batch
-from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
+from gx1.models.entry_v10.model import EntryV10Model
+from gx1.verify import load_checked
 
 
 @dataclass
@@ -53,53 +52,17 @@ class LoadedBundle:
         return torch.cat(outputs).numpy() if outputs else np.zeros((0, 3), dtype=np.float32)
 
 
-def check_manifest(directory: Path) -> dict:
-    """Every manifest file present with matching sha256; returns the manifest."""
-    manifest_path = directory / bundle_files.MANIFEST
-    if not manifest_path.is_file():
-        raise InputError(f"bundle {directory} has no {bundle_files.MANIFEST}: not a complete bundle (rerun training or gx1.bundle)")
-    manifest = read_json(manifest_path, "bundle manifest")
-    files = manifest.get("files", {})
-    for name in bundle_files.BUNDLE_FILES:
-        if name not in files:
-            raise InputError(f"manifest check failed: {name} is not listed in {manifest_path}")
-    for name, entry in sorted(files.items()):
-        path = directory / name
-        if not path.is_file():
-            raise InputError(f"manifest check failed: {name} is missing from {directory}")
-        actual = sha256_file(path)
-        if actual != entry["sha256"]:
-            raise InputError(f"manifest check failed: {name} sha256 {actual[:16]}... != manifest {entry['sha256'][:16]}...")
-    return manifest
+def load_bundle(bundle_dir: str | Path, expected_hash: str | None = None) -> LoadedBundle:
+    """Load a bundle through gx1.verify's integrity checks (manifest, contract, model_config, scalers,
+    weights, golden_sample; plus feature_contract_hash when ``expected_hash`` is given).
 
-
-def rebuild_model(metadata: dict, weights_path: Path) -> EntryV10Model:
-    """Model from the bundle's own config, weights loaded strictly with weights_only=True."""
-    model = EntryV10Model(EntryV10Config(**metadata["model_config"]))
-    state = torch.load(weights_path, map_location="cpu", weights_only=True)
-    result = model.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise InputError(f"weights check failed: missing keys {result.missing_keys}, unexpected keys {result.unexpected_keys}")
-    model.eval()
-    return model
-
-
-def load_bundle(bundle_dir: str | Path) -> LoadedBundle:
-    directory = Path(bundle_dir)
-    if not directory.is_dir():
-        raise InputError(f"bundle directory not found: {directory}")
-    check_manifest(directory)
-    metadata = read_json(directory / bundle_files.METADATA, "bundle metadata")
-    feature_meta = read_json(directory / bundle_files.META_NAME, "feature meta")
-    recorded_hash = (directory / bundle_files.HASH_FILE).read_text().strip()
-    feature_hash = contract_hash(feature_meta)
-    if feature_hash != recorded_hash or metadata.get("feature_contract_hash") != recorded_hash:
-        raise InputError(f"contract check failed: meta hashes to {feature_hash}, {bundle_files.HASH_FILE} says {recorded_hash}, "
-                         f"bundle_metadata.json says {metadata.get('feature_contract_hash')}")
-    # sha256 of both scalers was checked against the manifest above; only then unpickle
-    seq_scaler = joblib.load(directory / bundle_files.SEQ_SCALER_NAME)
-    snap_scaler = joblib.load(directory / bundle_files.SNAP_SCALER_NAME)
+    Raises InputError naming the first failing check, e.g. "manifest check failed: ...".
+    The §5A policy checks (context variant) are left to the caller: a v10 bundle loads too.
+    """
+    contents = load_checked(bundle_dir, expected_hash)
+    assert contents.model is not None and contents.seq_scaler is not None and contents.snap_scaler is not None
     return LoadedBundle(
-        directory=directory, metadata=metadata, train_config=read_json(directory / bundle_files.TRAIN_CONFIG, "train config"),
-        feature_meta=feature_meta, contract_hash=feature_hash, seq_scaler=seq_scaler, snap_scaler=snap_scaler,
-        model=rebuild_model(metadata, directory / bundle_files.WEIGHTS))
+        directory=contents.directory, metadata=contents.document(bundle_files.METADATA),
+        train_config=contents.document(bundle_files.TRAIN_CONFIG), feature_meta=contents.document(bundle_files.META_NAME),
+        contract_hash=str(contents.contract_hash), seq_scaler=contents.seq_scaler, snap_scaler=contents.snap_scaler,
+        model=contents.model)

@@ -32,6 +32,8 @@ STUDENT_T_DEGREES = 4
 MAX_SHOCK = 10.0  # innovations beyond 10 standard deviations are clipped
 MINUTES_PER_DAY = 1440
 BREAK_START_MINUTE, BREAK_END_MINUTE = 21 * 60, 22 * 60  # daily break, UTC
+TREND_STRENGTH = 0.10  # a slowly varying drift (in units of the bar's sigma): a weak, learnable momentum signal
+TREND_BARS = 36  # the drift's persistence, in bars
 MISSING_BAR_RATE = 0.07  # times (1 - activity) where activity < 1
 
 
@@ -105,7 +107,9 @@ def generate_gold_bars(year: int = 2025, seed: int = 20250101, interval_minutes:
     shocks = rng.standard_t(STUDENT_T_DEGREES, count) / np.sqrt(STUDENT_T_DEGREES / (STUDENT_T_DEGREES - 2))
     shocks = np.clip(shocks, -MAX_SHOCK, MAX_SHOCK)
     jumps = (rng.random(count) < 0.0015 * activity**2) * np.clip(rng.normal(0.0, 5.0, count), -3 * MAX_SHOCK, 3 * MAX_SHOCK) * sigma
-    intrabar = ANNUAL_DRIFT * year_fraction_per_bar + sigma * shocks + jumps
+    # A persistent drift from its own stream (so the other series stay as they were): momentum to learn.
+    trend = TREND_STRENGTH * _moving_average_noise(np.random.default_rng([seed, 1]), count, TREND_BARS)
+    intrabar = ANNUAL_DRIFT * year_fraction_per_bar + sigma * (shocks + trend) + jumps
 
     # Gaps between a bar's open and the previous close: ticks, the daily break, weekends/holidays.
     minutes_since_previous = np.diff(minutes, prepend=minutes[0] - 3 * MINUTES_PER_DAY)

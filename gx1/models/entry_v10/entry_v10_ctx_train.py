@@ -10,8 +10,10 @@ Run (the plan's command, §1):
       --log_every 100 --learning_rate 1e-4
 
 The out_dir receives a complete bundle (weights, config, metadata, contract, scalers, golden
-sample, manifest) plus run_log.txt, metrics.json and loss curves (TSV); ``--report_dir`` moves
-the run-varying files (log, metrics, curves) elsewhere. A checkpoint is written atomically after
+sample, manifest) plus the reports: run_log.txt, metrics.json (every figure of the plan's §6,
+wall clock and memory included), reproducible_metrics.json (the same without run-varying
+figures, byte-stable: the file DVC tracks) and loss curves per step and per epoch (TSV);
+``--report_dir`` puts the reports elsewhere. A checkpoint is written atomically after
 every epoch; starting the same command again resumes from it and ends with byte-identical weights.
 Exit 0 success, 1 a non-finite loss/gradient or a failed success criterion, 2 bad usage/input.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 import os
 import random
 import resource
@@ -157,23 +160,28 @@ def resolve_device(name: str) -> torch.device:
 
 
 def split_rows(data: dict[str, np.ndarray], cfg: TrainConfig, horizon: int) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Training and validation row indices (eligible rows only) and counts for the metrics."""
+    """Training and validation row indices (eligible rows only) and counts for the metrics.
+
+    The holdout is the last ``holdout_days`` of the whole dataset (the replay week); ``limit_samples``
+    then takes the first N rows before it; validation is the last ``val_days`` of what remains.
+    Rows whose label horizon reaches into the holdout or the validation window are embargoed.
+    """
     rows = len(data["time"])
-    used = min(rows, cfg.limit_samples) if cfg.limit_samples else rows
-    eligible = np.asarray(data["eligible"][:used], dtype=bool)
-    time_ns = data["time"][:used].astype(np.int64)
+    time_ns = data["time"].astype(np.int64)
     day_ns = 86_400 * 10**9
-    end = train_end = used
-    if cfg.holdout_days:
+    end = rows
+    if cfg.holdout_days and rows:
         end = int(np.searchsorted(time_ns, time_ns[-1] - cfg.holdout_days * day_ns, side="right"))
-        train_end = max(0, end - horizon)  # a training row's labels must not reach into the holdout: embargo
+    used = min(end, cfg.limit_samples) if cfg.limit_samples else end
+    eligible = np.asarray(data["eligible"][:used], dtype=bool)
+    train_end = max(0, end - horizon) if used == end < rows else used
     val_rows = np.empty(0, dtype=np.int64)
-    if cfg.val_days:
-        val_start = int(np.searchsorted(time_ns[:end], time_ns[end - 1] - cfg.val_days * day_ns, side="right"))
-        val_rows = np.flatnonzero(eligible[val_start:end]) + val_start
+    if cfg.val_days and used:
+        val_start = int(np.searchsorted(time_ns[:used], time_ns[used - 1] - cfg.val_days * day_ns, side="right"))
+        val_rows = np.flatnonzero(eligible[val_start:used]) + val_start
         train_end = max(0, val_start - horizon)
     train_rows = np.flatnonzero(eligible[:train_end])
-    counts = {"dataset_rows": rows, "rows_used": used, "eligible_rows": int(eligible.sum()),
+    counts = {"dataset_rows": rows, "rows_used": used, "holdout_rows": rows - end, "eligible_rows": int(eligible.sum()),
               "eligibility_rate": float(eligible.mean()) if used else 0.0,
               "train_samples": int(len(train_rows)), "val_samples": int(len(val_rows))}
     return train_rows, val_rows, counts
@@ -229,13 +237,32 @@ def load_checkpoint(path: Path, fingerprint: dict) -> dict | None:
     return state
 
 
-def check_finite(step: int, losses: dict[str, torch.Tensor], grad_norm: torch.Tensor | None, model: EntryV10Model) -> None:
+def make_optimizer(model: EntryV10Model, learning_rate: float, weight_decay: float) -> torch.optim.Optimizer:
+    """AdamW with the fused kernel (one call per step instead of one per parameter tensor)."""
+    return torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay, fused=True)
+
+
+def train_step(model: EntryV10Model, optimizer: torch.optim.Optimizer, inputs: ModelInputs, rows: torch.Tensor,
+               grad_clip: float, step: int) -> tuple[dict[str, float], float, float]:
+    """One optimizer step on the batch ``rows``: (loss values per head and total, gradient norm, y_dir mean).
+
+    Raises CheckFailed naming the step and the head (or parameter) on a non-finite loss or gradient,
+    before the optimizer touches the weights.
+    """
+    seq, snap, ctx_cat, ctx_cont, labels = gather_batch(inputs, rows)
+    losses = model.losses(model(seq, snap, ctx_cat, ctx_cont), labels[:, 0], labels[:, 1], labels[:, 2])
+    values = {k: v.item() for k, v in losses.items()}
     for head in ("direction", "early_move", "quality"):
-        if not torch.isfinite(losses[head]):
-            raise CheckFailed(f"non-finite {head} loss ({float(losses[head])}) at step {step}: training stopped, no bundle written")
-    if grad_norm is not None and not torch.isfinite(grad_norm):
+        if not math.isfinite(values[head]):
+            raise CheckFailed(f"non-finite {head} loss ({values[head]}) at step {step}: training stopped, no bundle written")
+    optimizer.zero_grad(set_to_none=True)
+    losses["total"].backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip else float("inf")).item()
+    if not math.isfinite(grad_norm):
         bad = next(n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all())
         raise CheckFailed(f"non-finite gradient at step {step} (first in {bad}): training stopped, no bundle written")
+    optimizer.step()
+    return values, grad_norm, labels[:, 0].mean().item()
 
 
 def peak_memory_mb() -> float:
@@ -283,7 +310,7 @@ def train(cfg: TrainConfig, log: RunLogger) -> dict:
         model.ctx_cont_mean.copy_(cont.mean(0).float())
         model.ctx_cont_std.copy_(cont.std(0).clamp_min(1e-6).float())
     model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    optimizer = make_optimizer(model, cfg.learning_rate, cfg.weight_decay)
 
     out_dir = Path(cfg.out_dir)
     report_dir = Path(cfg.report_dir or cfg.out_dir)
@@ -325,19 +352,10 @@ def train(cfg: TrainConfig, log: RunLogger) -> dict:
         for step_in_epoch in range(steps_per_epoch):
             global_step = epoch * steps_per_epoch + step_in_epoch + 1
             rows = order[step_in_epoch * cfg.batch_size:(step_in_epoch + 1) * cfg.batch_size]
-            seq, snap, ctx_cat, ctx_cont, labels = gather_batch(inputs, rows)
-            outputs = model(seq, snap, ctx_cat, ctx_cont)
-            losses = model.losses(outputs, labels[:, 0], labels[:, 1], labels[:, 2])
-            check_finite(global_step, losses, None, model)
-            optimizer.zero_grad(set_to_none=True)
-            losses["total"].backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip if cfg.grad_clip else float("inf"))
-            check_finite(global_step, losses, grad_norm, model)
-            optimizer.step()
-            values = {k: v.item() for k, v in losses.items()}
-            stats.add(values, grad_norm.item(), labels[:, 0].mean().item(), len(rows))
-            step_rows.append({"step": global_step, "epoch": epoch + 1, **{f"loss_{k}" if k != "total" else "loss": v
-                                                                         for k, v in values.items()}, "grad_norm": float(grad_norm)})
+            values, grad_norm, y_dir_mean = train_step(model, optimizer, inputs, rows, cfg.grad_clip, global_step)
+            stats.add(values, grad_norm, y_dir_mean, len(rows))
+            step_rows.append({"step": global_step, "epoch": epoch + 1, "loss": values["total"],
+                              **{f"loss_{k}": values[k] for k in ("direction", "early_move", "quality")}, "grad_norm": grad_norm})
             window_samples += len(rows)
             if global_step % cfg.log_every == 0 or step_in_epoch == steps_per_epoch - 1:
                 now = time.perf_counter()
@@ -347,7 +365,7 @@ def train(cfg: TrainConfig, log: RunLogger) -> dict:
                 eta = elapsed / max(done, 1) * (total_steps * cfg.batch_size - done) if done else 0.0
                 log.line(f"step {global_step}/{total_steps} | epoch {epoch + 1} | loss {values['total']:.4f} "
                          f"dir {values['direction']:.4f} early {values['early_move']:.4f} quality {values['quality']:.4f} "
-                         f"| grad {float(grad_norm):.3f} | {rate:.0f} samples/s | ETA {_duration(eta)}")
+                         f"| grad {grad_norm:.3f} | {rate:.0f} samples/s | ETA {_duration(eta)}")
                 window_start, window_samples = now, 0
         wall = time.perf_counter() - epoch_start
         loop_seconds += wall
@@ -382,7 +400,7 @@ def train(cfg: TrainConfig, log: RunLogger) -> dict:
     shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
     metrics = build_metrics(cfg, counts, history, step_rows, loop_seconds, samples_done, time.perf_counter() - started,
                             feature_hash, variant, threads, str(device))
-    _write_reports(report_dir, metrics, step_rows, history)
+    _write_reports(report_dir, metrics, step_rows)
     failed = [name for name, passed in metrics["success_criteria"].items() if not passed]
     log.line(f"done: {samples_done} samples in {loop_seconds:.1f}s ({metrics['avg_throughput_samples_per_s']:.0f} samples/s), "
              f"peak memory {metrics['peak_memory_mb']:.0f} MB | feature contract hash {feature_hash} | bundle {out_dir}")
@@ -442,10 +460,25 @@ def build_metrics(cfg: TrainConfig, counts: dict, history: list[dict], step_rows
     }
 
 
-def _write_reports(report_dir: Path, metrics: dict, step_rows: list[dict], history: list[dict]) -> None:
+# Figures that differ between two runs with the same inputs (wall clock, speed, memory).
+RUN_VARYING_KEYS = ("total_wall_clock_s", "train_loop_s", "avg_throughput_samples_per_s", "peak_memory_mb",
+                    "wall_clock_s", "throughput_samples_per_s")
+
+
+def reproducible_part(metrics: dict) -> dict:
+    """metrics.json without its run-varying figures: a pure function of inputs, params and environment."""
+    stable = {k: v for k, v in metrics.items() if k not in RUN_VARYING_KEYS}
+    stable["per_epoch"] = [{k: v for k, v in e.items() if k not in RUN_VARYING_KEYS} for e in metrics["per_epoch"]]
+    return stable
+
+
+def _write_reports(report_dir: Path, metrics: dict, step_rows: list[dict]) -> None:
+    """metrics.json (every figure) and reproducible_metrics.json + loss curves (byte-stable, tracked by DVC)."""
     write_json(report_dir / "metrics.json", metrics)
+    stable = reproducible_part(metrics)
+    write_json(report_dir / "reproducible_metrics.json", stable)
     _write_tsv(report_dir / "train_steps.tsv", step_rows)
-    _write_tsv(report_dir / "train_epochs.tsv", history)
+    _write_tsv(report_dir / "train_epochs.tsv", stable["per_epoch"])
 
 
 def _write_tsv(path: Path, rows: list[dict]) -> None:
