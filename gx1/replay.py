@@ -1,0 +1,387 @@
+"""Replay a window of bars through an entry_v10 bundle: candidates, trades and entry quality (plan §5B).
+
+Run (once per bundle; the window defaults to the last 7 days of the data):
+    ENTRY_CONTEXT_FEATURES_ENABLED=true python3 -m gx1.replay --bundle_dir models/entry_v10_ctx/bundle \
+        --data data/entry_v9/full_2025.parquet --out_dir reports/replay
+    ENTRY_CONTEXT_FEATURES_ENABLED=true python3 -m gx1.replay --bundle_dir models/entry_v10_ctx/bundle \
+        --bars my_xauusd_m5.csv --out_dir reports/replay_mine --start 2025-12-01 --end 2025-12-08
+
+With ``--bars`` the features are built over the whole bars file with the bundle's own label config
+and then windowed, so every number equals the dataset's. The model scores every eligible bar of the
+window in batches, with the bundle's scalers (the training-time data path).
+
+Policy at an eligible bar t: p_dir = sigmoid(direction logit), p_early = sigmoid(early-move logit);
+t is a candidate if p_early >= early_threshold and p_dir >= dir_threshold (long) or
+p_dir <= 1 - dir_threshold (short). Trades: one position at a time, entry at the close of t, time exit
+at the close of t + hold_bars; the next cooldown_bars bars open nothing, so the next entry is at
+t + hold_bars + cooldown_bars + 1 at the earliest (bars counted as rows of the data).
+
+Entry quality per trade, side-oriented over bars t+1..t+mae_mfe_bars (long: MFE = max(high) - entry,
+MAE = entry - min(low); short: mirrored), in bps of the entry and in ATR units (ATR at t); a negative
+MAE means price never traded through the entry. goes_against_us = MAE > MFE. A trade whose quality
+window runs past the end of the data is kept in the counts, written with NaN quality, left out of the
+quality statistics and counted in ``n_trades_quality_incomplete``. Without trades the counts are 0 and
+the statistics null (not an error).
+
+Outputs in out_dir (written atomically): replay.json (deterministic metrics), outputs.tsv (per
+eligible bar: logits, probabilities, candidate side, trade flag), trades.tsv, trades_mae_mfe.tsv and
+cumulative.tsv (plot data). Exit 0; 2 with one line for bad usage, an ENTRY_CONTEXT_FEATURES_ENABLED
+that disagrees with the bundle, a feature contract mismatch, a bundle that fails verification, or an
+empty window / a window without eligible bars.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gx1.bars import load_bars
+from gx1.common import CheckFailed, InputError, atomic_write_text, run_cli, write_json
+from gx1.contract import build_contract, contract_hash
+from gx1.dataset import build_dataset, read_dataset, read_label_config
+from gx1.features import LabelConfig
+from gx1.models.entry_v10.entry_v10_ctx_train import CONTEXT_ENV, context_enabled_from_env
+from gx1.runtime import LoadedBundle, load_bundle
+
+OUTPUT_COLUMNS = ("direction_logit", "early_move_logit", "quality")
+QUALITY_KEYS = ("mae_bps", "mfe_bps", "mae_atr", "mfe_atr")
+
+
+@dataclass
+class ReplayConfig:
+    """Every argument of a replay; the policy part is written into replay.json."""
+
+    bundle_dir: str
+    out_dir: str = ""
+    data: str = ""                # dataset parquet (gx1.dataset) ...
+    bars: str = ""                # ... or a bars file (parquet/CSV), featurised with the bundle's label config
+    days: float | None = None     # window = the last N days of the data (default 7 when no --start/--end)
+    start: str = ""               # window start, inclusive (ISO, UTC)
+    end: str = ""                 # window end, exclusive (ISO, UTC)
+    dir_threshold: float = 0.55   # long if p_dir >= this, short if p_dir <= 1 - this
+    early_threshold: float = 0.5  # p_early must be >= this
+    cooldown_bars: int = 6        # bars after a time exit in which no trade opens
+    hold_bars: int = 0            # time exit after this many bars (0 = the bundle's label horizon)
+    mae_mfe_bars: int = 6         # entry-quality window t+1..t+N
+
+
+@dataclass
+class ReplayResult:
+    summary: dict                  # the content of replay.json
+    window_first_row: int          # data row of the window's first bar
+    window_time: np.ndarray        # every bar of the window
+    rows: np.ndarray               # data rows of the window's eligible bars
+    times: np.ndarray              # their times
+    outputs: np.ndarray            # (len(rows), 3) float32 model outputs
+    p_dir: np.ndarray
+    p_early: np.ndarray
+    side: np.ndarray               # +1 long candidate, -1 short candidate, 0 none
+    trade_index: np.ndarray        # indices into rows of the bars that opened a trade
+    quality: dict[str, np.ndarray]  # per trade: entry, mae/mfe in bps and ATR, goes_against_us, complete
+
+
+# ----------------------------------------------------------------------------- pure pieces
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic in float64."""
+    return np.exp(-np.logaddexp(0.0, -np.asarray(logits, dtype=np.float64)))
+
+
+def candidate_sides(p_dir: np.ndarray, p_early: np.ndarray, dir_threshold: float, early_threshold: float) -> np.ndarray:
+    """+1 (long), -1 (short) or 0 per bar under the thresholds."""
+    early_ok = p_early >= early_threshold
+    side = np.where(p_dir >= dir_threshold, 1, np.where(p_dir <= 1.0 - dir_threshold, -1, 0))
+    return np.where(early_ok, side, 0).astype(np.int8)
+
+
+def select_trades(candidate_rows: np.ndarray, hold_bars: int, cooldown_bars: int) -> np.ndarray:
+    """Indices of the candidates that open a trade: one position at a time, then a cooldown."""
+    taken: list[int] = []
+    next_allowed = None
+    for index, row in enumerate(np.asarray(candidate_rows, dtype=np.int64).tolist()):  # candidates only
+        if next_allowed is None or row >= next_allowed:
+            taken.append(index)
+            next_allowed = row + hold_bars + cooldown_bars + 1
+    return np.asarray(taken, dtype=np.int64)
+
+
+def entry_quality(high: np.ndarray, low: np.ndarray, close: np.ndarray, atr: np.ndarray, rows: np.ndarray,
+                  sides: np.ndarray, n_bars: int) -> dict[str, np.ndarray]:
+    """Side-oriented MAE/MFE over bars t+1..t+n_bars for entries at close[t]; NaN where the window passes the end."""
+    rows = np.asarray(rows, dtype=np.int64)
+    n = len(close)
+    complete = rows + n_bars < n
+    window = np.minimum(rows[:, None] + np.arange(1, n_bars + 1), n - 1)
+    entry = np.asarray(close, dtype=np.float64)[rows]
+    highest = np.asarray(high, dtype=np.float64)[window].max(axis=1, initial=-np.inf)
+    lowest = np.asarray(low, dtype=np.float64)[window].min(axis=1, initial=np.inf)
+    is_long = np.asarray(sides) > 0
+    mfe = np.where(complete, np.where(is_long, highest - entry, entry - lowest), np.nan)
+    mae = np.where(complete, np.where(is_long, entry - lowest, highest - entry), np.nan)
+    atr_at_entry = np.asarray(atr, dtype=np.float64)[rows]
+    return {
+        "entry": entry,
+        "mae_bps": mae / entry * 1e4, "mfe_bps": mfe / entry * 1e4,
+        "mae_atr": mae / atr_at_entry, "mfe_atr": mfe / atr_at_entry,
+        "goes_against_us": complete & (mae > mfe),
+        "complete": complete,
+    }
+
+
+def _stat(values: np.ndarray, reduce) -> float | None:
+    return round(float(reduce(values)), 6) if len(values) else None
+
+
+def quality_summary(quality: dict[str, np.ndarray]) -> dict:
+    """Means and medians over trades with a complete quality window; null without any."""
+    complete = quality["complete"]
+    stats: dict = {}
+    for key in QUALITY_KEYS:
+        stats[f"{key}_mean"] = _stat(quality[key][complete], np.mean)
+        stats[f"{key}_median"] = _stat(quality[key][complete], np.median)
+    mae_mean, mfe_mean = stats["mae_bps_mean"], stats["mfe_bps_mean"]
+    stats["mfe_mae_ratio"] = round(mfe_mean / mae_mean, 6) if mae_mean and mae_mean > 0 else None
+    return stats
+
+
+# ----------------------------------------------------------------------------- inputs and window
+
+
+def parse_time(text: str, flag: str) -> np.datetime64:
+    cleaned = text.strip().replace(" ", "T").removesuffix("Z").removesuffix("+00:00")
+    try:
+        return np.datetime64(cleaned, "ns")
+    except ValueError:
+        raise InputError(f"{flag} {text!r} is not an ISO date-time in UTC (e.g. 2025-12-24 or 2025-12-24T09:00)") from None
+
+
+def window_bounds(time: np.ndarray, cfg: ReplayConfig) -> tuple[int, int]:
+    """[lo, hi) rows of the window: --start/--end (end exclusive) or the last ``days`` days (time > last - days)."""
+    if cfg.start or cfg.end:
+        lo = int(np.searchsorted(time, parse_time(cfg.start, "--start"), "left")) if cfg.start else 0
+        hi = int(np.searchsorted(time, parse_time(cfg.end, "--end"), "left")) if cfg.end else len(time)
+    else:
+        days = 7.0 if cfg.days is None else cfg.days
+        lo = int(np.searchsorted(time, time[-1] - np.timedelta64(int(round(days * 86_400e9)), "ns"), "right"))
+        hi = len(time)
+    return lo, max(lo, hi)
+
+
+def _contract_mismatch(source: str, data_hash: str, bundle: LoadedBundle, fix: str) -> InputError:
+    return InputError(f"feature contract mismatch: {source} has contract hash {data_hash}, bundle {bundle.directory} "
+                      f"has {bundle.contract_hash}: {fix}")
+
+
+def load_columns(cfg: ReplayConfig, bundle: LoadedBundle) -> dict[str, np.ndarray]:
+    """Dataset columns (from --data, or built from --bars with the bundle's label config), contract-checked."""
+    if cfg.data:
+        label_config = read_label_config(cfg.data)
+        data_hash = contract_hash({"contract": build_contract(asdict(label_config))})
+        if data_hash != bundle.contract_hash:
+            raise _contract_mismatch(f"data {cfg.data}", data_hash, bundle, "replay the dataset the bundle was "
+                                     "trained on, or use --bars to featurise bars with the bundle's config")
+        columns = read_dataset(cfg.data)
+    else:
+        try:
+            label_config = LabelConfig(**bundle.feature_meta["label_config"])
+        except (KeyError, TypeError) as exc:
+            raise InputError(f"bundle {bundle.directory} feature meta has no usable label_config ({exc}): "
+                             "replay with --data, or rebuild the bundle") from None
+        data_hash = contract_hash({"contract": build_contract(asdict(label_config))})
+        if data_hash != bundle.contract_hash:
+            raise _contract_mismatch("the features this code builds", data_hash, bundle,
+                                     "use the code version the bundle was trained with")
+        columns = build_dataset(load_bars(cfg.bars), label_config)
+    if bundle.seq_len > label_config.seq_len:
+        raise InputError(f"bundle seq_len {bundle.seq_len} exceeds the window the data's eligibility was built for "
+                         f"({label_config.seq_len}): rebuild the dataset with --seq_len {bundle.seq_len}")
+    missing = [name for name in ("time", "high", "low", "close", "atr", "eligible") if name not in columns]
+    if missing:
+        raise InputError(f"dataset lacks columns {missing}: rebuild it with `python -m gx1.dataset`")
+    return columns
+
+
+def _iso(times: np.ndarray) -> np.ndarray:
+    return np.char.add(np.datetime_as_string(np.asarray(times).astype("datetime64[s]"), unit="s"), "Z")
+
+
+def window_rows(columns: dict[str, np.ndarray], cfg: ReplayConfig) -> tuple[int, int, np.ndarray]:
+    """(lo, hi, eligible data rows in [lo, hi)); an empty window or one without eligible bars is an InputError."""
+    time = columns["time"]
+    lo, hi = window_bounds(time, cfg)
+    data_span = f"the data covers {_iso(time[:1])[0]} .. {_iso(time[-1:])[0]}"
+    if hi == lo:
+        raise InputError(f"the replay window contains no bars ({data_span}): choose --start/--end or --days inside it")
+    rows = np.flatnonzero(np.asarray(columns["eligible"][lo:hi], dtype=bool)) + lo
+    if len(rows) == 0:
+        raise InputError(f"the replay window {_iso(time[lo:lo + 1])[0]} .. {_iso(time[hi - 1:hi])[0]} has {hi - lo} "
+                         f"bars but none is eligible (warm-up, gaps or missing label bars; {data_span}): "
+                         "choose a later or longer window")
+    return lo, hi, rows
+
+
+# ----------------------------------------------------------------------------- the replay
+
+
+def replay(cfg: ReplayConfig, context_enabled: bool) -> ReplayResult:
+    """Load and check the bundle and the data, score the window, apply the policy, measure entry quality."""
+    try:
+        bundle = load_bundle(cfg.bundle_dir)
+    except (InputError, CheckFailed) as exc:
+        raise InputError(f"bundle {cfg.bundle_dir} failed verification: {exc}") from None
+    supports = bool(bundle.metadata.get("supports_context_features"))
+    if supports != context_enabled:
+        raise InputError(f"{CONTEXT_ENV} is {'true' if context_enabled else 'false/unset'} but bundle {cfg.bundle_dir} "
+                         f"has supports_context_features={str(supports).lower()}: set {CONTEXT_ENV}={str(supports).lower()}")
+    horizon = int(bundle.feature_meta["contract"]["labels"]["horizon_bars"])
+    hold_bars = cfg.hold_bars or horizon
+    columns = load_columns(cfg, bundle)
+    time = columns["time"]
+    lo, hi, rows = window_rows(columns, cfg)
+    first = max(0, lo - (bundle.seq_len - 1))  # the history the window's sequences need; scaling is per row
+    inputs = bundle.model_inputs({name: values[first:hi] for name, values in columns.items()})
+    outputs = bundle.predict(inputs, rows - first)
+    p_dir, p_early = sigmoid(outputs[:, 0]), sigmoid(outputs[:, 1])
+    side = candidate_sides(p_dir, p_early, cfg.dir_threshold, cfg.early_threshold)
+    candidates = np.flatnonzero(side)
+    trade_index = candidates[select_trades(rows[candidates], hold_bars, cfg.cooldown_bars)]
+    quality = entry_quality(columns["high"], columns["low"], columns["close"], columns["atr"], rows[trade_index],
+                            side[trade_index], cfg.mae_mfe_bars)
+    complete = quality["complete"]
+    summary = {
+        "bundle": {"feature_contract_hash": bundle.contract_hash, "model_variant": bundle.metadata.get("model_variant")},
+        "window": {"start": _iso(time[lo:lo + 1])[0], "end": _iso(time[hi - 1:hi])[0],
+                   "days": None if (cfg.start or cfg.end) else (7.0 if cfg.days is None else cfg.days),
+                   "requested_start": cfg.start or None, "requested_end": cfg.end or None},
+        "policy": {"dir_threshold": cfg.dir_threshold, "early_threshold": cfg.early_threshold, "hold_bars": hold_bars,
+                   "cooldown_bars": cfg.cooldown_bars, "mae_mfe_bars": cfg.mae_mfe_bars},
+        "bars_replayed": hi - lo,
+        "eligible_bars": int(len(rows)),
+        "n_candidates": int(len(candidates)),
+        "n_trades_created": int(len(trade_index)),
+        "n_long": int((side[trade_index] > 0).sum()),
+        "n_short": int((side[trade_index] < 0).sum()),
+        "n_trades_quality_incomplete": int((~complete).sum()),
+        "entry_quality": quality_summary(quality),
+        "goes_against_us_rate": _stat(quality["goes_against_us"][complete], np.mean),
+    }
+    return ReplayResult(summary=summary, window_first_row=lo, window_time=time[lo:hi], rows=rows, times=time[rows],
+                        outputs=outputs, p_dir=p_dir, p_early=p_early, side=side, trade_index=trade_index, quality=quality)
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def _fmt(values: np.ndarray, spec: str = "%.9g") -> np.ndarray:
+    return np.char.mod(spec, np.asarray(values))
+
+
+def write_tsv(path: Path, columns: dict[str, np.ndarray]) -> None:
+    header = "\t".join(columns)
+    body = ["\t".join(fields) for fields in zip(*(np.asarray(v, dtype=str) for v in columns.values()))]
+    atomic_write_text(path, "\n".join([header] + body) + "\n")
+
+
+def write_outputs(result: ReplayResult, out_dir: str | Path) -> None:
+    """outputs.tsv, trades.tsv, trades_mae_mfe.tsv, cumulative.tsv, then replay.json (each atomically)."""
+    out = Path(out_dir)
+    trades, quality = result.trade_index, result.quality
+    is_trade = np.zeros(len(result.rows), dtype=np.int8)
+    is_trade[trades] = 1
+    write_tsv(out / "outputs.tsv", {
+        "row": result.rows, "time": _iso(result.times),
+        **{name: _fmt(result.outputs[:, i]) for i, name in enumerate(OUTPUT_COLUMNS)},
+        "p_dir": _fmt(result.p_dir, "%.12g"), "p_early": _fmt(result.p_early, "%.12g"),
+        "candidate_side": result.side, "trade": is_trade})
+    side_name = np.where(result.side[trades] > 0, "long", "short")
+    against = np.where(quality["complete"], quality["goes_against_us"].astype(np.int8).astype(str), "nan")
+    write_tsv(out / "trades.tsv", {
+        "time": _iso(result.times[trades]), "row": result.rows[trades], "side": side_name, "entry": _fmt(quality["entry"]),
+        "p_dir": _fmt(result.p_dir[trades], "%.6f"), "p_early": _fmt(result.p_early[trades], "%.6f"),
+        **{key: _fmt(quality[key], "%.6f") for key in QUALITY_KEYS}, "goes_against_us": against})
+    complete = quality["complete"]
+    write_tsv(out / "trades_mae_mfe.tsv", {
+        "trade": np.flatnonzero(complete), "side": side_name[complete],
+        **{key: _fmt(quality[key][complete], "%.6f") for key in QUALITY_KEYS}})
+    lo = result.window_first_row
+    per_bar = np.zeros((2, len(result.window_time)), dtype=np.int64)
+    np.add.at(per_bar[0], result.rows[result.side != 0] - lo, 1)
+    np.add.at(per_bar[1], result.rows[trades] - lo, 1)
+    cumulative = per_bar.cumsum(axis=1)
+    write_tsv(out / "cumulative.tsv", {"bar": np.arange(len(result.window_time)), "time": _iso(result.window_time),
+                                       "cumulative_candidates": cumulative[0], "cumulative_trades": cumulative[1]})
+    write_json(out / "replay.json", result.summary)
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2
+        raise InputError(f"{message} (see --help)")
+
+
+def _number(kind, low: float, high: float, low_open: bool = False):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {kind.__name__}: {text!r}") from None
+        if not (low < value if low_open else low <= value) or not value <= high:
+            raise argparse.ArgumentTypeError(f"must be in {'(' if low_open else '['}{low}, {high}], got {text}")
+        return value
+    return parse
+
+
+def parse_args(argv: list[str] | None) -> ReplayConfig:
+    parser = _Parser(prog="python3 -m gx1.replay", description=__doc__.splitlines()[0],
+                     epilog=__doc__.split("\n\n", 3)[3], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bundle_dir", required=True, help="bundle directory (verified before use)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", default="", help="dataset parquet (gx1.dataset) with the bundle's feature contract")
+    source.add_argument("--bars", default="", help="bars file (parquet/CSV): features built with the bundle's label config")
+    parser.add_argument("--out_dir", required=True, help="where replay.json, outputs.tsv, trades.tsv and plot data go")
+    parser.add_argument("--days", type=_number(float, 0, 3660, low_open=True), default=None,
+                        help="window = the last N days of the data (default 7; not with --start/--end)")
+    parser.add_argument("--start", default="", help="window start, inclusive, ISO UTC (e.g. 2025-12-01)")
+    parser.add_argument("--end", default="", help="window end, exclusive, ISO UTC (e.g. 2025-12-08)")
+    parser.add_argument("--dir_threshold", type=_number(float, 0.5, 1.0), default=0.55,
+                        help="long if p_dir >= this, short if p_dir <= 1 - this (default 0.55)")
+    parser.add_argument("--early_threshold", type=_number(float, 0.0, 1.0), default=0.5,
+                        help="candidate only if p_early >= this (default 0.5)")
+    parser.add_argument("--cooldown_bars", type=_number(int, 0, 10**6), default=6,
+                        help="bars after a time exit in which no trade opens (default 6)")
+    parser.add_argument("--hold_bars", type=_number(int, 0, 10**6), default=0,
+                        help="time exit after N bars (default 0 = the bundle's label horizon)")
+    parser.add_argument("--mae_mfe_bars", type=_number(int, 1, 10**6), default=6,
+                        help="entry-quality window: bars t+1..t+N (default 6)")
+    args = parser.parse_args(argv)
+    if args.days is not None and (args.start or args.end):
+        raise InputError("--days and --start/--end are alternatives: give one (see --help)")
+    if args.start and args.end and parse_time(args.start, "--start") >= parse_time(args.end, "--end"):
+        raise InputError(f"--start {args.start} is not before --end {args.end} (the end is exclusive)")
+    for flag in ("start", "end"):
+        if getattr(args, flag):
+            parse_time(getattr(args, flag), f"--{flag}")  # checked before any work
+    return ReplayConfig(**vars(args))
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(argv)
+    context_enabled = context_enabled_from_env()
+    result = replay(cfg, context_enabled)
+    write_outputs(result, cfg.out_dir)
+    s = result.summary
+    quality = s["entry_quality"]
+    print(f"replay {s['window']['start']} .. {s['window']['end']}: {s['bars_replayed']} bars, {s['eligible_bars']} eligible, "
+          f"{s['n_candidates']} candidates, {s['n_trades_created']} trades ({s['n_long']} long, {s['n_short']} short); "
+          f"MAE/MFE mean {quality['mae_bps_mean']}/{quality['mfe_bps_mean']} bps, "
+          f"goes_against_us_rate {s['goes_against_us_rate']} -> {cfg.out_dir}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
