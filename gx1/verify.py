@@ -46,6 +46,9 @@ DEFAULT_FEATURE_META = "gx1/models/entry_v9/nextgen_2020_2025_clean/entry_v9_fea
 MANIFEST_FORMAT = "gx1-bundle/1"
 PLAN_VALUES = {"supports_context_features": True, "expected_ctx_cat_dim": 5, "expected_ctx_cont_dim": 2,
                "model_variant": "v10_ctx"}  # §5A "Must pass"
+# The same checks for a bundle trained without context (ENTRY_CONTEXT_FEATURES_ENABLED=false), with --expect_context false.
+NO_CONTEXT_VALUES = {"supports_context_features": False, "expected_ctx_cat_dim": 0, "expected_ctx_cont_dim": 0,
+                     "model_variant": "v10"}
 GOLDEN_ATOL = 1e-5  # a CUDA-trained bundle checked on CPU, or another thread count, differs by ~1e-7
 LOADABLE_SUFFIXES = frozenset({".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".onnx", ".joblib", ".pkl", ".pickle",
                                ".npz", ".npy", ".json"})
@@ -173,9 +176,9 @@ def _parse_documents(contents: BundleContents) -> None:
             del contents.documents[name]
 
 
-def plan_value_check(key: str) -> Callable[[BundleContents], CheckResult]:
+def plan_value_check(key: str, context: bool = True) -> Callable[[BundleContents], CheckResult]:
     """One of the §5A checks on a bundle_metadata.json value (JSON type included: 5.0 is not 5)."""
-    expected = PLAN_VALUES[key]
+    expected = (PLAN_VALUES if context else NO_CONTEXT_VALUES)[key]
 
     def check(contents: BundleContents) -> CheckResult:
         metadata = contents.document(bf.METADATA)
@@ -344,16 +347,16 @@ INTEGRITY_CHECKS: tuple[tuple[str, Callable[[BundleContents], CheckResult]], ...
     ("weights", check_weights), ("golden_sample", check_golden_sample))
 
 
-def _checks(expected_hash: str | None, plan: bool) -> list[tuple[str, Callable[[BundleContents], CheckResult]]]:
+def _checks(expected_hash: str | None, plan: bool, context: bool = True) -> list[tuple[str, Callable[[BundleContents], CheckResult]]]:
     """manifest first; the §5A checks in the plan's order (when ``plan``); then the integrity checks."""
     checks: list[tuple[str, Callable[[BundleContents], CheckResult]]] = [("manifest", check_manifest)]
     if plan:
-        checks += [(key, plan_value_check(key)) for key in ("supports_context_features", "expected_ctx_cat_dim",
-                                                             "expected_ctx_cont_dim")]
+        checks += [(key, plan_value_check(key, context)) for key in ("supports_context_features", "expected_ctx_cat_dim",
+                                                                      "expected_ctx_cont_dim")]
     if expected_hash is not None:
         checks.append(("feature_contract_hash", hash_check(expected_hash)))
     if plan:
-        checks.append(("model_variant", plan_value_check("model_variant")))
+        checks.append(("model_variant", plan_value_check("model_variant", context)))
     return checks + list(INTEGRITY_CHECKS)
 
 
@@ -367,10 +370,10 @@ def _run(name: str, check: Callable[[BundleContents], CheckResult], contents: Bu
         return CheckResult(name, False, f"cannot be checked: malformed bundle file ({type(exc).__name__}: {_first_line(exc)})")
 
 
-def verify_bundle(bundle_dir: str | Path, expected_hash: str) -> list[CheckResult]:
+def verify_bundle(bundle_dir: str | Path, expected_hash: str, expect_context: bool = True) -> list[CheckResult]:
     """Every check, in order: manifest, the five §5A checks, contract, model_config, scalers, weights, golden_sample."""
     contents = open_bundle(bundle_dir)
-    return [_run(name, check, contents) for name, check in _checks(expected_hash, plan=True)]
+    return [_run(name, check, contents) for name, check in _checks(expected_hash, plan=True, context=expect_context)]
 
 
 def load_checked(bundle_dir: str | Path, expected_hash: str | None = None) -> BundleContents:
@@ -426,11 +429,14 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--feature_meta_path", default=DEFAULT_FEATURE_META,
                         help="when --expected_hash is omitted, expect the contract hash of this meta (default: %(default)s)")
     parser.add_argument("--report", help="write the results as JSON here (a DVC metric)")
+    parser.add_argument("--expect_context", choices=("true", "false"), default="true",
+                        help="true: the plan's §5A values (v10_ctx, 5/2 context dims); false: a bundle trained without "
+                             "context (v10, 0/0), as ENTRY_CONTEXT_FEATURES_ENABLED=false produces")
     args = parser.parse_args(argv)
     expected = args.expected_hash.strip().lower() if args.expected_hash is not None else expected_hash_from_meta(args.feature_meta_path)
     if not HASH_PATTERN.fullmatch(expected):
         raise InputError(f"--expected_hash {args.expected_hash!r} is not 16 hex digits (training prints the hash)")
-    results = verify_bundle(args.bundle_dir, expected)
+    results = verify_bundle(args.bundle_dir, expected, expect_context=args.expect_context == "true")
     for result in results:
         print(result.line, flush=True)
     summary = report(results, args.bundle_dir, expected)
