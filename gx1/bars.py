@@ -19,7 +19,6 @@ dialects sniffed from the header:
 """
 from __future__ import annotations
 
-import argparse
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from gx1.common import InputError, atomic_path, run_cli
+from gx1.common import ArgumentParser, InputError, atomic_path, run_cli
 
 BAR_COLUMNS = ("time", "open", "high", "low", "close", "volume", "spread")
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -170,7 +169,7 @@ def _read_csv_table(path: Path) -> tuple[pa.Table, str]:
     with open(path, "rb") as handle:
         header_line = handle.readline().decode("utf-8-sig", errors="replace").rstrip("\r\n")
     if not header_line.strip():
-        raise InputError(f"file is empty: expected a header line such as time,open,high,low,close,volume,spread")
+        raise InputError("file is empty: expected a header line such as time,open,high,low,close,volume,spread")
     delimiter = max("\t;,", key=header_line.count)
     names = [name.strip().strip("\"'") for name in header_line.split(delimiter)]
     normalised = [_normalise_header(name) for name in names]
@@ -327,7 +326,7 @@ def write_bars_parquet(bars: dict[str, np.ndarray], path: str | os.PathLike) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gx1.bars", description="Validate bars and write them as normalised parquet.")
+    parser = ArgumentParser(prog="python -m gx1.bars", description="Validate bars and write them as normalised parquet.")
     parser.add_argument("--input", required=True, help="bars file: .parquet or CSV (generic, MT5 or Dukascopy export)")
     parser.add_argument("--output", required=True, help="normalised bars parquet to write")
     parser.add_argument("--point_size", type=float, default=0.01, help="price of one point, for MT5 <SPREAD> (default 0.01)")

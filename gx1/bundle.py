@@ -17,9 +17,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from gx1.common import CheckFailed, InputError, run_cli
+from gx1.common import ArgumentParser, CheckFailed, InputError, run_cli
 from gx1.models.entry_v10 import bundle_files as bf
-from gx1.verify import BundleContents, OneLineParser, load_checked
+from gx1.verify import BundleContents, load_checked
 
 
 def _check_target(train_dir: Path, out_dir: Path) -> None:
@@ -82,7 +82,7 @@ def assemble_bundle(train_dir: str | Path, out_dir: str | Path) -> BundleContent
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineParser(prog="python3 -m gx1.bundle", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python3 -m gx1.bundle", description=__doc__.splitlines()[0])
     parser.add_argument("--train_dir", required=True, help="training out_dir (holds a complete bundle + reports)")
     parser.add_argument("--out", required=True, help="bundle directory to create or replace")
     args = parser.parse_args(argv)

@@ -5,6 +5,7 @@ Errors are one line on stderr naming the problem and the fix.
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import json
@@ -28,6 +29,13 @@ class InputError(Exception):
 
 class CheckFailed(Exception):
     """A check (verification, success criterion, training guard) failed: exit 1."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the project's error convention: one line on stderr, exit 2 (unknown flags rejected)."""
+
+    def error(self, message: str):
+        raise InputError(f"{message} (see --help)")
 
 
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:

@@ -1,6 +1,7 @@
 """Compare two replay reports (plan §5B): baseline (smoke bundle) vs candidate (full-year bundle).
 
 Run:
+    python3 -m gx1.compare --baseline smoke --candidate fullyear      # two DVC experiments (or git revisions)
     python3 -m gx1.compare --baseline reports/replay_smoke/replay.json --candidate reports/replay/replay.json
     python3 -m gx1.compare --baseline A/replay.json --candidate B/replay.json --count_tolerance 0.2 --json cmp.json
 
@@ -19,9 +20,11 @@ The comparison is informative: exit 0 whatever the verdicts; 2 for a missing or 
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
-from gx1.common import InputError, read_json, run_cli, write_json
+from gx1.common import ArgumentParser, InputError, read_json, run_cli, write_json
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,22 @@ def format_table(result: dict) -> str:
     return "\n".join(text)
 
 
+PIPELINE_REPORT = "reports/replay/replay.json"
+
+
+def load_report(source: str, role: str) -> dict:
+    """A replay.json path, or else a DVC experiment / git revision whose pipeline replay report is read."""
+    if Path(source).exists() or source.endswith(".json"):
+        return read_json(source, f"{role} replay report")
+    import dvc.api
+    from dvc.exceptions import DvcException
+    try:
+        return json.loads(dvc.api.read(PIPELINE_REPORT, rev=source))
+    except (DvcException, FileNotFoundError, json.JSONDecodeError) as exc:
+        raise InputError(f"{role} {source!r} is neither a replay.json file nor a DVC experiment/revision with "
+                         f"{PIPELINE_REPORT} ({type(exc).__name__}: {str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ''})") from None
+
+
 def _fraction(text: str) -> float:
     value = float(text)
     if not 0 <= value < 10:
@@ -131,24 +150,21 @@ def _fraction(text: str) -> float:
     return value
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2
-        raise InputError(f"{message} (see --help)")
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="python3 -m gx1.compare", description=__doc__.split("\n\n")[0],
+    parser = ArgumentParser(prog="python3 -m gx1.compare", description=__doc__.split("\n\n")[0],
                      epilog=__doc__.split("\n\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--baseline", required=True, help="replay.json of the baseline (e.g. the smoke bundle)")
-    parser.add_argument("--candidate", required=True, help="replay.json of the candidate (e.g. the full-year bundle)")
+    parser.add_argument("--baseline", required=True,
+                        help="replay.json of the baseline (e.g. the smoke bundle), or a DVC experiment/revision name")
+    parser.add_argument("--candidate", required=True,
+                        help="replay.json of the candidate (e.g. the full-year bundle), or a DVC experiment/revision name")
     parser.add_argument("--count_tolerance", type=_fraction, default=Tolerances.count, help="relative (default 0.25)")
     parser.add_argument("--quality_tolerance", type=_fraction, default=Tolerances.quality, help="relative (default 0.10)")
     parser.add_argument("--rate_tolerance", type=_fraction, default=Tolerances.rate, help="absolute (default 0.05)")
     parser.add_argument("--json", default="", help="also write the table as JSON here")
     args = parser.parse_args(argv)
     tol = Tolerances(args.count_tolerance, args.quality_tolerance, args.rate_tolerance)
-    baseline = read_json(args.baseline, "baseline replay report")
-    candidate = read_json(args.candidate, "candidate replay report")
+    baseline = load_report(args.baseline, "baseline")
+    candidate = load_report(args.candidate, "candidate")
     result = compare(baseline, candidate, tol, (args.baseline, args.candidate))
     print(f"replay comparison (plan §5B): baseline {args.baseline} vs candidate {args.candidate}")
     print(format_table(result), flush=True)

@@ -12,7 +12,6 @@ changes their recorded sha256 but not the hash.
 """
 from __future__ import annotations
 
-import argparse
 import io
 from dataclasses import asdict
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 
 from gx1.common import (
-    InputError, atomic_write_bytes, canonical_json, read_json, run_cli, sha256_bytes, sha256_file, write_json,
+    ArgumentParser, InputError, atomic_write_bytes, canonical_json, read_json, run_cli, sha256_bytes, sha256_file, write_json,
 )
 from gx1.dataset import read_dataset, read_label_config
 from gx1.features import CTX_CAT_FEATURES, CTX_CONT_FEATURES, FEATURE_SET, SEQ_FEATURES, SNAP_FEATURES
@@ -131,7 +130,7 @@ def scale(matrix: np.ndarray, scaler: StandardScaler) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gx1.contract", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m gx1.contract", description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="dataset parquet (from gx1.dataset)")
     parser.add_argument("--out_dir", required=True, help="directory for meta and scalers")
     parser.add_argument("--report", help="JSON report (contract hash, fit rows)")

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gx1.bars import load_bars
-from gx1.common import InputError, atomic_path, canonical_json, run_cli, write_json
+from gx1.common import ArgumentParser, InputError, atomic_path, canonical_json, run_cli, write_json
 from gx1.features import (
     CTX_CAT_FEATURES, CTX_CONT_FEATURES, LABEL_COLUMNS, SEQ_FEATURES, SNAP_FEATURES, LabelConfig,
     compute_eligibility, compute_features, compute_labels,
@@ -125,7 +125,7 @@ def add_label_args(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gx1.dataset", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m gx1.dataset", description=__doc__.splitlines()[0])
     parser.add_argument("--bars", required=True, help="bars file (parquet or CSV)")
     parser.add_argument("--out", required=True, help="dataset parquet to write")
     parser.add_argument("--stats", help="JSON file for rows / eligible rows / eligibility rate")

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from gx1.bars import load_bars
-from gx1.common import CheckFailed, InputError, atomic_write_text, run_cli, write_json
+from gx1.common import ArgumentParser, CheckFailed, InputError, atomic_write_text, run_cli, write_json
 from gx1.contract import build_contract, contract_hash
 from gx1.dataset import build_dataset, read_dataset, read_label_config
 from gx1.features import LabelConfig
@@ -319,11 +319,6 @@ def write_outputs(result: ReplayResult, out_dir: str | Path) -> None:
 # ----------------------------------------------------------------------------- command line
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2
-        raise InputError(f"{message} (see --help)")
-
-
 def _number(kind, low: float, high: float, low_open: bool = False):
     def parse(text: str):
         try:
@@ -337,7 +332,7 @@ def _number(kind, low: float, high: float, low_open: bool = False):
 
 
 def parse_args(argv: list[str] | None) -> ReplayConfig:
-    parser = _Parser(prog="python3 -m gx1.replay", description=__doc__.splitlines()[0],
+    parser = ArgumentParser(prog="python3 -m gx1.replay", description=__doc__.splitlines()[0],
                      epilog=__doc__.split("\n\n", 3)[3], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bundle_dir", required=True, help="bundle directory (verified before use)")
     source = parser.add_mutually_exclusive_group(required=True)

@@ -17,13 +17,12 @@ Same seed -> same bytes. The market model, all whole-array numpy:
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 
 import numpy as np
 
 from gx1.bars import validate_bars, write_bars_parquet
-from gx1.common import InputError, run_cli
+from gx1.common import ArgumentParser, InputError, run_cli
 
 START_PRICE = 2600.0
 ANNUAL_DRIFT = 0.10
@@ -159,7 +158,7 @@ def generate_gold_bars(year: int = 2025, seed: int = 20250101, interval_minutes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gx1.synth", description="Write deterministic gold-like bars for one year.")
+    parser = ArgumentParser(prog="python -m gx1.synth", description="Write deterministic gold-like bars for one year.")
     parser.add_argument("--year", type=int, default=2025, help="calendar year (default 2025)")
     parser.add_argument("--seed", type=int, default=20250101, help="random seed (default 20250101)")
     parser.add_argument("--interval_minutes", type=int, default=5, help="bar interval in minutes, must divide 60 (default 5)")

@@ -23,7 +23,6 @@ loadable, so they are allowed like any other unlisted file; allowed extras are n
 """
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import math
@@ -37,7 +36,7 @@ import joblib
 import torch
 from sklearn.preprocessing import StandardScaler
 
-from gx1.common import CheckFailed, InputError, read_json, run_cli, sha256_bytes, write_json
+from gx1.common import ArgumentParser, CheckFailed, InputError, read_json, run_cli, sha256_bytes, write_json
 from gx1.contract import contract_hash, contract_part
 from gx1.models.entry_v10 import bundle_files as bf
 from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
@@ -408,11 +407,6 @@ def _first_line(exc: BaseException) -> str:
     return (lines[0] if lines else "")[:200]
 
 
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2 (DESIGN.md conventions)
-        raise InputError(f"{message} (see --help)")
-
-
 def expected_hash_from_meta(meta_path: str) -> str:
     try:
         return contract_hash(read_json(meta_path, "feature meta"))
@@ -422,7 +416,7 @@ def expected_hash_from_meta(meta_path: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle_dir", required=True, help="bundle directory (gx1.bundle output or a training out_dir)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--expected_hash", help="feature contract hash the bundle must carry (16 hex digits)")

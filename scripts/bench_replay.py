@@ -10,7 +10,6 @@ and imports are not included. Prints every run, the median, and whether it meets
 """
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -22,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from gx1.common import run_cli  # noqa: E402
+from gx1.common import ArgumentParser, run_cli  # noqa: E402
 from gx1.models.entry_v10.entry_v10_ctx_train import context_enabled_from_env  # noqa: E402
 from gx1.replay import ReplayConfig, replay, write_outputs  # noqa: E402
 
@@ -30,7 +29,7 @@ TARGET_SECONDS = 2.0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 scripts/bench_replay.py", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python3 scripts/bench_replay.py", description=__doc__.splitlines()[0])
     parser.add_argument("--bundle_dir", required=True)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", default="")

@@ -11,7 +11,6 @@ numeric metrics (nested keys joined with '.'), and prints n, mean, std (ddof=1),
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import subprocess
@@ -20,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gx1.common import InputError, run_cli, write_json  # noqa: E402
+from gx1.common import ArgumentParser, InputError, run_cli, write_json  # noqa: E402
 
 
 def _flatten(prefix: str, value, out: dict[str, float]) -> None:
@@ -63,7 +62,7 @@ def summarise(runs: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 scripts/seed_summary.py", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python3 scripts/seed_summary.py", description=__doc__.splitlines()[0])
     parser.add_argument("--exps", nargs="*", help="experiment names to include (default: all)")
     parser.add_argument("--exp_show_json", help="saved `dvc exp show --json` output instead of calling dvc")
     parser.add_argument("--json", help="write the summary here")

@@ -26,7 +26,6 @@ import os
 import random
 import resource
 import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gx1.common import CheckFailed, InputError, atomic_path, atomic_write_bytes, read_json, run_cli, sha256_file, write_json
+from gx1.common import ArgumentParser, CheckFailed, InputError, atomic_path, atomic_write_bytes, read_json, run_cli, sha256_file, write_json
 from gx1.contract import contract_hash, load_scaler
 from gx1.dataset import read_dataset, read_label_config
 from gx1.models.entry_v10 import bundle_files
@@ -110,13 +109,8 @@ def _positive_float(text: str) -> float:
     return value
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2
-        raise InputError(f"{message} (see --help)")
-
-
 def parse_args(argv: list[str] | None) -> TrainConfig:
-    parser = _Parser(prog="python3 -m gx1.models.entry_v10.entry_v10_ctx_train", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python3 -m gx1.models.entry_v10.entry_v10_ctx_train", description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="dataset parquet (gx1.dataset)")
     parser.add_argument("--out_dir", required=True, help="bundle/output directory")
     parser.add_argument("--feature_meta_path", required=True)
