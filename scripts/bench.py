@@ -1,0 +1,241 @@
+"""Benchmarks: prints one table next to the plan's figures and writes bench.json.
+
+Run (on a quiet machine; figures are medians over several measured runs):
+    python3 scripts/bench.py                       # everything, ~3 min (includes a one-epoch full-year training run)
+    python3 scripts/bench.py --fullyear_epochs 5   # the plan's five full-year epochs, measured end to end
+    python3 scripts/bench.py --quick               # no full-year run (replay uses a small bundle)
+
+Measures on the embedded default year (70,217 M5 bars), all in a temporary directory:
+  dataset build       load bars + features/labels/eligibility + write parquet (median of --repeats)
+  train throughput    samples/s of the real training step (batch 64, seq_len 30), median over measured
+                      windows after warm-up; FLOPs per sample (3x forward: forward + backward);
+                      torch's matmul peak on the same threads; their ratio = model FLOP utilisation (MFU)
+  full-year run       the training command as a subprocess: peak memory (max RSS), wall clock, projection
+                      for five epochs; direction AUC on a validation window (--val_days)
+  replay              one-week replay, bundle load and verification included (median of --repeats)
+  dvc status          on this repo's pipeline, when its outputs are present and up to date
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from gx1.bars import load_bars, write_bars_parquet  # noqa: E402
+from gx1.common import ArgumentParser, read_json, run_cli, write_json  # noqa: E402
+from gx1.contract import META_NAME, SEQ_SCALER_NAME, SNAP_SCALER_NAME, load_scaler  # noqa: E402
+from gx1.contract import main as contract_main  # noqa: E402
+from gx1.dataset import build_dataset, read_dataset, write_dataset  # noqa: E402
+from gx1.features import LabelConfig  # noqa: E402
+from gx1.models.entry_v10.data import build_model_inputs  # noqa: E402
+from gx1.models.entry_v10.entry_v10_ctx_train import epoch_order, make_optimizer, train_step  # noqa: E402
+from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model, forward_flops_per_sample  # noqa: E402
+from gx1.replay import ReplayConfig, replay, write_outputs  # noqa: E402
+from gx1.synth import generate_gold_bars  # noqa: E402
+
+PLAN = {"smoke_samples_per_s": 4713 / 190, "five_epochs_s": 222 * 60, "peak_memory_gb": "2-4"}
+TRAIN_MODULE = "gx1.models.entry_v10.entry_v10_ctx_train"
+
+
+def median_seconds(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_dataset(work: Path, repeats: int) -> float:
+    write_bars_parquet(generate_gold_bars(2025), work / "bars.parquet")
+
+    def build():
+        write_dataset(build_dataset(load_bars(work / "bars.parquet"), LabelConfig()), str(work / "data.parquet"),
+                      LabelConfig())
+    seconds = median_seconds(build, repeats)
+    contract_main(["--data", str(work / "data.parquet"), "--out_dir", str(work / "contract")])
+    return seconds
+
+
+def matmul_peak_gflops(repeats: int = 5) -> float:
+    """torch's float32 matmul throughput on the current threads: the best size's median."""
+    best = 0.0
+    for n in (512, 1024, 2048):
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        for _ in range(3):
+            a @ b
+        calls = max(2, int(2e10 / (2 * n**3)))
+        seconds = median_seconds(lambda: [a @ b for _ in range(calls)], repeats)
+        best = max(best, 2 * n**3 * calls / seconds / 1e9)
+    return best
+
+
+def bench_training(work: Path, windows: int, steps_per_window: int, warmup_steps: int = 30) -> dict:
+    """Median samples/s of the training step on the real data path, batch 64, seq_len 30."""
+    data = read_dataset(str(work / "data.parquet"))
+    meta = read_json(work / "contract" / META_NAME)
+    contract = meta["contract"]
+    inputs = build_model_inputs(data, contract, load_scaler(work / "contract" / SEQ_SCALER_NAME, meta["scalers"]["seq"]["sha256"], "seq"),
+                                load_scaler(work / "contract" / SNAP_SCALER_NAME, meta["scalers"]["snap"]["sha256"], "snap"), 30)
+    torch.use_deterministic_algorithms(True)
+    torch.manual_seed(1337)
+    cfg = EntryV10Config(n_seq_features=len(contract["seq_features"]), n_snap_features=len(contract["snap_features"]),
+                         ctx_cat_cardinalities=[c["cardinality"] for c in contract["ctx_cat_features"]],
+                         n_ctx_cont=len(contract["ctx_cont_features"]))
+    model = EntryV10Model(cfg)
+    optimizer = make_optimizer(model, 1e-4, 0.01)
+    order = torch.from_numpy(epoch_order(np.flatnonzero(data["eligible"]), 1337, 0))
+    batch = 64
+    step = 0
+
+    def run_steps(count: int) -> None:
+        nonlocal step
+        for _ in range(count):
+            rows = order[(step * batch) % (len(order) - batch):][:batch]
+            train_step(model, optimizer, inputs, rows, 1.0, step)
+            step += 1
+    run_steps(warmup_steps)
+    rates = []
+    for _ in range(windows):
+        start = time.perf_counter()
+        run_steps(steps_per_window)
+        rates.append(steps_per_window * batch / (time.perf_counter() - start))
+    flops = 3 * forward_flops_per_sample(cfg)
+    return {"samples_per_s_median": statistics.median(rates), "samples_per_s_windows": rates,
+            "train_flops_per_sample": flops, "params": sum(p.numel() for p in model.parameters())}
+
+
+def bench_fullyear(work: Path, epochs: int, val_days: float, threads: int) -> dict:
+    """The plan's training command on the full year, as a subprocess: memory, time, validation AUC."""
+    out = work / "fullyear"
+    command = [sys.executable, "-m", TRAIN_MODULE, "--data", str(work / "data.parquet"), "--out_dir", str(out),
+               "--feature_meta_path", str(work / "contract" / META_NAME),
+               "--seq_scaler_path", str(work / "contract" / SEQ_SCALER_NAME),
+               "--snap_scaler_path", str(work / "contract" / SNAP_SCALER_NAME), "--seq_len", "30", "--batch_size", "64",
+               "--epochs", str(epochs), "--num_workers", "0", "--device", "cpu", "--seed", "1337", "--log_every", "500",
+               "--learning_rate", "1e-4", "--num_threads", str(threads), "--val_days", str(val_days)]
+    start = time.perf_counter()
+    result = subprocess.run(command, env={**os.environ, "ENTRY_CONTEXT_FEATURES_ENABLED": "true"}, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if result.returncode != 0:
+        raise RuntimeError(f"full-year training failed ({result.returncode}): {result.stderr.strip()[-500:]}")
+    metrics = read_json(out / "metrics.json")
+    per_epoch = statistics.median(e["wall_clock_s"] for e in metrics["per_epoch"])
+    return {"epochs": epochs, "train_samples": metrics["dataset_len"], "wall_clock_s": wall,
+            "train_loop_s": metrics["train_loop_s"], "avg_samples_per_s": metrics["avg_throughput_samples_per_s"],
+            "peak_memory_mb": metrics["peak_memory_mb"],
+            "projected_five_epochs_s": 5 * per_epoch + (wall - metrics["train_loop_s"]),
+            "val_direction_auc_per_epoch": [e.get("val_direction_auc") for e in metrics["per_epoch"]],
+            "bundle": str(out)}
+
+
+def small_bundle(work: Path, threads: int) -> str:
+    out = work / "small"
+    subprocess.run([sys.executable, "-m", TRAIN_MODULE, "--data", str(work / "data.parquet"), "--out_dir", str(out),
+                    "--feature_meta_path", str(work / "contract" / META_NAME),
+                    "--seq_scaler_path", str(work / "contract" / SEQ_SCALER_NAME),
+                    "--snap_scaler_path", str(work / "contract" / SNAP_SCALER_NAME), "--epochs", "1",
+                    "--limit_samples", "3000", "--num_threads", str(threads)],
+                   env={**os.environ, "ENTRY_CONTEXT_FEATURES_ENABLED": "true"}, check=True, capture_output=True)
+    return str(out)
+
+
+def bench_replay(work: Path, bundle: str, repeats: int) -> float:
+    cfg = ReplayConfig(bundle_dir=bundle, data=str(work / "data.parquet"), bars="", days=7.0)
+
+    def run():
+        write_outputs(replay(cfg, context_enabled=True), work / "replay")
+    return median_seconds(run, repeats)
+
+
+def bench_dvc_status(repeats: int) -> float | None:
+    """Median `dvc status` time on this repo, if its pipeline outputs are present and up to date."""
+    if not (REPO / "dvc.lock").is_file() or not (REPO / "models" / "entry_v10_ctx" / "bundle").is_dir():
+        return None
+    status = subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], cwd=REPO, capture_output=True, text=True)
+    if status.returncode != 0 or json.loads(status.stdout or "{}"):
+        return None
+    return median_seconds(lambda: subprocess.run([sys.executable, "-m", "dvc", "status"], cwd=REPO, capture_output=True,
+                                                 check=True), repeats)
+
+
+def format_table(r: dict) -> str:
+    t = r["training"]
+    lines = [f"{'figure':<44} {'gx1':>16}   plan",
+             f"{'dataset build, full default year':<44} {r['dataset_build_s']:>14.2f} s   -",
+             f"{'training throughput (batch 64, seq_len 30)':<44} {t['samples_per_s_median']:>10.0f} samples/s"
+             f"   {PLAN['smoke_samples_per_s']:.0f} samples/s (smoke run: 4,713 in 190 s)",
+             f"{'  speed-up over the plan':<44} {t['samples_per_s_median'] / PLAN['smoke_samples_per_s']:>15.0f}x   -",
+             f"{'  training FLOPs per sample':<44} {t['train_flops_per_sample'] / 1e6:>11.1f} MFLOP   -",
+             f"{'  matmul peak (torch, same threads)':<44} {r['matmul_peak_gflops']:>10.0f} GFLOP/s   -",
+             f"{'  model FLOP utilisation':<44} {100 * r['mfu']:>15.1f}%   -"]
+    if r.get("fullyear"):
+        f = r["fullyear"]
+        lines += [f"{'full-year run: epochs measured':<44} {f['epochs']:>16}   5",
+                  f"{'  five full-year epochs (projected)':<44} {f['projected_five_epochs_s'] / 60:>14.1f} min   "
+                  f"{PLAN['five_epochs_s'] / 60:.0f} min (3.7 h)",
+                  f"{'  peak memory (max RSS)':<44} {f['peak_memory_mb']:>13.0f} MB   {PLAN['peak_memory_gb']} GB",
+                  f"{'  validation direction AUC per epoch':<44} {', '.join(f'{a:.3f}' for a in f['val_direction_auc_per_epoch'] if a is not None):>16}   -"]
+    lines.append(f"{'one-week replay, bundle load included':<44} {r['replay_s']:>14.2f} s   -")
+    dvc_status = f"{r['dvc_status_s']:.2f} s" if r["dvc_status_s"] is not None else "n/a (run `dvc repro` first)"
+    lines.append(f"{'dvc status, up-to-date pipeline':<44} {dvc_status:>16}   -")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = ArgumentParser(prog="python3 scripts/bench.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="runs per timed figure (median reported)")
+    parser.add_argument("--windows", type=int, default=7, help="measured training windows")
+    parser.add_argument("--steps_per_window", type=int, default=40)
+    parser.add_argument("--num_threads", type=int, default=0, help="torch threads (0 = all cores)")
+    parser.add_argument("--fullyear_epochs", type=int, default=1, help="epochs of the full-year run (the plan: 5)")
+    parser.add_argument("--val_days", type=float, default=14.0, help="validation window of the full-year run")
+    parser.add_argument("--quick", action="store_true", help="skip the full-year run")
+    parser.add_argument("--json", default="bench.json")
+    args = parser.parse_args(argv)
+    if args.num_threads:
+        torch.set_num_threads(args.num_threads)
+    threads = torch.get_num_threads()
+    results: dict = {"machine": {"cpu_count": os.cpu_count(), "torch_threads": threads, "torch": torch.__version__,
+                                 "cpu_capability": torch.backends.cpu.get_cpu_capability(), "python": platform.python_version(),
+                                 "load_average_before": os.getloadavg()[0]}}
+    with tempfile.TemporaryDirectory(prefix="gx1-bench-") as tmp:
+        work = Path(tmp)
+        print("dataset build ...", flush=True)
+        results["dataset_build_s"] = bench_dataset(work, args.repeats)
+        print("training throughput ...", flush=True)
+        results["training"] = bench_training(work, args.windows, args.steps_per_window)
+        results["matmul_peak_gflops"] = matmul_peak_gflops()
+        achieved = results["training"]["samples_per_s_median"] * results["training"]["train_flops_per_sample"] / 1e9
+        results["mfu"] = achieved / results["matmul_peak_gflops"]
+        if args.quick:
+            bundle = small_bundle(work, threads)
+        else:
+            print(f"full-year training run ({args.fullyear_epochs} epoch(s)) ...", flush=True)
+            results["fullyear"] = bench_fullyear(work, args.fullyear_epochs, args.val_days, threads)
+            bundle = results["fullyear"]["bundle"]
+        print("replay ...", flush=True)
+        results["replay_s"] = bench_replay(work, bundle, args.repeats)
+    results["dvc_status_s"] = bench_dvc_status(3)
+    results["machine"]["load_average_after"] = os.getloadavg()[0]
+    print(format_table(results))
+    write_json(args.json, results)
+    print(f"wrote {args.json} (load average before/after {results['machine']['load_average_before']:.2f}/"
+          f"{results['machine']['load_average_after']:.2f} on {os.cpu_count()} cores)")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
