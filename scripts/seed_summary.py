@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.exp_show_json:
         text = Path(args.exp_show_json).read_text()
     else:
-        result = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True)
+        result = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json"], capture_output=True, text=True)
         if result.returncode != 0:
             raise InputError(f"`dvc exp show --json` failed: {result.stderr.strip().splitlines()[-1:]}")
         text = result.stdout

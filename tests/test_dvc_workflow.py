@@ -1,0 +1,300 @@
+"""The DVC workflow of issue 6, end to end, in a temporary git repo at a small size.
+
+One module-scoped project (a copy of the repo's git-tracked files without dvc.lock, params at
+`limit_samples: 1500`, `epochs: 1`) is reproduced once and committed as the baseline; the tests
+below then run in file order, each leaving the workspace as it found it or later tests relying on
+nothing it changed:
+
+  1. from-scratch reproducibility: wipe every output and the cache, `dvc repro`, same md5s;
+  2. a comment in gx1/replay.py reruns only the replay stage;
+  3. `dvc push`, fresh `git clone`, `dvc pull`: the pulled bundle verifies without retraining;
+  4. experiments: `exp run -S epochs=2` + `metrics diff`; named smoke/fullyear runs with
+     `metrics diff`, `plots diff` and `gx1.compare`;
+  5. several seeds through `dvc exp run --queue` + `dvc queue start -j 2` + scripts/seed_summary.py.
+
+Run: python3 -m pytest -q tests/test_dvc_workflow.py      (about 2-3 minutes on 2 CPU cores)
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STAGES = ("data", "dataset", "contract", "train", "bundle", "verify", "replay")
+SMALL_PARAMS = {"limit_samples": "1500", "epochs": "1"}  # holdout_days stays 7 (params.yaml)
+BUNDLE = "models/entry_v10_ctx/bundle"
+TRAIN_METRICS = "reports/train/reproducible_metrics.json"
+COMMAND_TIMEOUT_S = 300
+
+
+# ---------------------------------------------------------------- helpers
+
+def dvc_env(root: Path) -> dict[str, str]:
+    """Environment keeping every DVC directory (site cache, global and system config) under `root`."""
+    env = dict(os.environ)
+    env.update({
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_SITE_CACHE_DIR": str(root / "dvc-site-cache"),
+        "DVC_GLOBAL_CONFIG_DIR": str(root / "dvc-global-config"),
+        "DVC_SYSTEM_CONFIG_DIR": str(root / "dvc-system-config"),
+        # scripts/seed_summary.py calls plain `dvc`: make it the one installed with this interpreter
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+    })
+    return env
+
+
+def run(argv: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command; with check, fail the test showing the command's output when it exits non-zero."""
+    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S)
+    if check and result.returncode != 0:
+        pytest.fail(f"`{' '.join(argv)}` exited {result.returncode} in {cwd}\n"
+                    f"--- stdout ---\n{result.stdout[-4000:]}\n--- stderr ---\n{result.stderr[-4000:]}")
+    return result
+
+
+def dvc(project: dict, *args: str, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-m", "dvc", *args], cwd or project["dir"], project["env"], check)
+
+
+def git(project: dict, *args: str, cwd: Path | None = None) -> str:
+    return run(["git", *args], cwd or project["dir"], project["env"]).stdout
+
+
+def dvc_status(project: dict, cwd: Path | None = None) -> dict:
+    return json.loads(dvc(project, "status", "--json", cwd=cwd).stdout or "{}")
+
+
+def stages_run(output: str) -> list[str]:
+    return re.findall(r"Running stage '([^']+)'", output)
+
+
+def locked_outs(lock_path: Path) -> dict[str, str]:
+    """{output path: md5} over every stage's cached outputs in dvc.lock."""
+    lock = yaml.safe_load(lock_path.read_text())
+    return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
+
+
+def set_top_level_params(params_path: Path, values: dict[str, str]) -> None:
+    """Rewrite `key: value` lines at the top of params.yaml, keeping comments and every other line."""
+    text = params_path.read_text()
+    for key, value in values.items():
+        text, count = re.subn(rf"^{key}:[ \t]*[^ \t#\n]+", f"{key}: {value}", text, flags=re.MULTILINE)
+        assert count == 1, f"params.yaml has {count} top-level {key!r} lines, expected 1"
+    params_path.write_text(text)
+
+
+def copy_tracked_files(destination: Path) -> None:
+    """The repo's git-tracked files as they are in the working tree, without dvc.lock."""
+    listing = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True).stdout
+    for name in listing.decode().split("\0"):
+        source = REPO_ROOT / name
+        if not name or name == "dvc.lock" or not source.is_file():  # deleted in the working tree
+            continue
+        (destination / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, destination / name)
+
+
+def wait_for_queue(project: dict, names: list[str], timeout_s: float) -> str:
+    """Poll `dvc queue status` until every named experiment is Success; fail on Failed or timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = dvc(project, "queue", "status").stdout
+        states = {}
+        for line in status.splitlines():
+            fields = line.split()
+            if len(fields) >= 2 and fields[1] in names:
+                states[fields[1]] = fields[-1]
+        failed = [name for name, state in states.items() if state not in ("Queued", "Running", "Success")]
+        if failed:
+            logs = "\n".join(dvc(project, "queue", "logs", name, check=False).stdout[-3000:] for name in failed)
+            pytest.fail(f"queued experiments {failed} did not succeed:\n{status}\n{logs}")
+        if len(states) == len(names) and all(state == "Success" for state in states.values()):
+            return status
+        if time.monotonic() > deadline:
+            pytest.fail(f"queued experiments not done after {timeout_s:.0f} s:\n{status}")
+        time.sleep(3)
+
+
+# ---------------------------------------------------------------- the project
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A small copy of the project in its own git repo, reproduced once and committed as the baseline."""
+    root = tmp_path_factory.mktemp("dvc_workflow")
+    project_dir = root / "project"
+    project_dir.mkdir()
+    copy_tracked_files(project_dir)
+    set_top_level_params(project_dir / "params.yaml", SMALL_PARAMS)
+    params = yaml.safe_load((project_dir / "params.yaml").read_text())
+    assert (params["limit_samples"], params["epochs"], params["holdout_days"]) == (1500, 1, 7)
+
+    config = (project_dir / ".dvc" / "config").read_text()
+    assert re.search(r"analytics\s*=\s*false", config) and re.search(r"check_update\s*=\s*false", config), \
+        ".dvc/config must commit core.analytics = false and core.check_update = false"
+
+    proj = {"root": root, "dir": project_dir, "env": dvc_env(root), "remote": root / "dvc-remote"}
+    git(proj, "init", "-q")
+    git(proj, "config", "user.name", "gx1 test")
+    git(proj, "config", "user.email", "gx1-test@example.invalid")
+    git(proj, "config", "commit.gpgsign", "false")
+    git(proj, "add", "-A")
+    git(proj, "commit", "-q", "-m", "project at test size, no dvc.lock")
+    dvc(proj, "remote", "modify", "--local", "local", "url", str(proj["remote"]))
+
+    repro = dvc(proj, "repro")
+    assert stages_run(repro.stdout) == list(STAGES), repro.stdout[-3000:]
+    git(proj, "add", "-A")
+    git(proj, "commit", "-q", "-m", "baseline: dvc.lock at test size")
+    proj["baseline_lock"] = (project_dir / "dvc.lock").read_text()
+    yield proj
+    dvc(proj, "queue", "stop", "--kill", check=False)  # in case a queue test failed mid-run
+
+
+# ---------------------------------------------------------------- the tests
+
+def test_repro_from_scratch_twice_gives_identical_md5s(project):
+    lock_path = project["dir"] / "dvc.lock"
+    first = locked_outs(lock_path)
+    assert {path for path in first} >= {
+        "data/bars/xauusd_m5_2025.parquet", "data/entry_v9/full_2025.parquet", "models/entry_v10_ctx/pipeline",
+        BUNDLE, TRAIN_METRICS, "reports/verify.json", "reports/replay/replay.json"}, sorted(first)
+
+    for path in first:
+        target = project["dir"] / path
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+    shutil.rmtree(project["dir"] / ".dvc" / "cache")  # objects and the run-cache (.dvc/cache/runs)
+
+    # --force: the bundle directory is byte-identical to train's out_dir, so a plain `dvc repro`
+    # would (rightly) check the bundle out of the freshly filled cache instead of running gx1.bundle
+    repro = dvc(project, "repro", "--force")
+    assert stages_run(repro.stdout) == list(STAGES), "every stage must run again, none restored from a cache"
+    second = locked_outs(lock_path)
+    differing = {path: (first.get(path), second.get(path)) for path in first.keys() | second.keys()
+                 if first.get(path) != second.get(path)}
+    assert not differing, f"outputs differ between two from-scratch runs (first md5, second md5): {differing}"
+    assert lock_path.read_text() == project["baseline_lock"], "dvc.lock changed beyond the outputs' md5s"
+    assert dvc_status(project) == {}
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_replay_code_change_reruns_only_replay(project):
+    replay_py = project["dir"] / "gx1" / "replay.py"
+    original = replay_py.read_bytes()
+    try:
+        replay_py.write_bytes(original + b"# a comment: changes the file's md5, not its behaviour\n")
+        status = dvc_status(project)
+        assert set(status) == {"replay"}, f"`dvc status` after editing gx1/replay.py: {status}"
+        assert status["replay"] == [{"changed deps": {"gx1/replay.py": "modified"}}], status
+        repro = dvc(project, "repro")
+        assert stages_run(repro.stdout) == ["replay"], repro.stdout[-3000:]
+        assert dvc_status(project) == {}
+    finally:
+        replay_py.write_bytes(original)
+        # the original replay run is in the run-cache: restored, not rerun
+        restore = dvc(project, "repro")
+    assert stages_run(restore.stdout) == [], restore.stdout[-3000:]
+    assert (project["dir"] / "dvc.lock").read_text() == project["baseline_lock"]
+    assert dvc_status(project) == {}
+
+
+def test_push_then_clone_and_pull_gives_a_verified_bundle_without_retraining(project):
+    assert git(project, "status", "--porcelain") == "", "the workspace must be the committed baseline"
+    assert dvc_status(project) == {}
+    dvc(project, "push")
+    assert any(project["remote"].rglob("*")), "dvc push wrote nothing to the remote"
+
+    clone_root = project["root"] / "clone_env"
+    clone = clone_root / "clone"
+    clone_root.mkdir()
+    run(["git", "clone", "-q", str(project["dir"]), str(clone)], project["root"], project["env"])
+    clone_project = {"dir": clone, "env": dvc_env(clone_root)}
+    assert not (clone / BUNDLE).exists()
+    dvc(clone_project, "remote", "modify", "--local", "local", "url", str(project["remote"]))
+    dvc(clone_project, "pull")
+
+    verify = run([sys.executable, "scripts/verify_entry_v10_ctx_bundle.py", "--bundle_dir", BUNDLE],
+                 clone, clone_project["env"], check=False)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert dvc_status(clone_project) == {}, "the pulled workspace must match dvc.lock: nothing to rerun"
+    for name in sorted(p.name for p in (project["dir"] / BUNDLE).iterdir()):
+        assert (clone / BUNDLE / name).read_bytes() == (project["dir"] / BUNDLE / name).read_bytes(), name
+
+
+def test_experiments_metrics_diff_plots_diff_and_compare(project):
+    assert git(project, "status", "--porcelain") == "", "the baseline's dvc.lock must be committed"
+
+    dvc(project, "exp", "run", "-S", "epochs=2")
+    diff = json.loads(dvc(project, "metrics", "diff", "--json").stdout)[TRAIN_METRICS]
+    assert (diff["epochs"]["old"], diff["epochs"]["new"]) == (1, 2), diff.get("epochs")
+    loss = diff["last_step_losses.loss"]
+    assert loss["old"] != loss["new"], loss
+
+    # Each -S that differs from the baseline is spelled out: `dvc exp run` leaves the last
+    # experiment's params in the workspace, so without `-S limit_samples=1500` fullyear would
+    # inherit smoke's 1000.
+    dvc(project, "exp", "run", "-n", "smoke", "-S", "epochs=1", "-S", "limit_samples=1000")
+    dvc(project, "exp", "run", "-n", "fullyear", "-S", "epochs=2", "-S", "limit_samples=1500")
+
+    named = json.loads(dvc(project, "metrics", "diff", "smoke", "fullyear", "--json").stdout)[TRAIN_METRICS]
+    assert (named["epochs"]["old"], named["epochs"]["new"]) == (1, 2), named.get("epochs")
+    assert (named["rows_used"]["old"], named["rows_used"]["new"]) == (1000, 1500), named.get("rows_used")
+    text = dvc(project, "metrics", "diff", "smoke", "fullyear").stdout
+    assert re.search(r"reproducible_metrics\.json\s+epochs\s+1\s+2\s+1", text), text
+
+    plots_dir = project["root"] / "plots_smoke_fullyear"
+    dvc(project, "plots", "diff", "smoke", "fullyear", "-o", str(plots_dir))
+    html = (plots_dir / "index.html").read_text()
+    for plot_id in ("loss_per_step", "loss_per_epoch", "replay_entry_quality"):
+        assert plot_id in html, f"{plot_id} missing from plots diff index.html"
+
+    compare = run([sys.executable, "-m", "gx1.compare", "--baseline", "smoke", "--candidate", "fullyear"],
+                  project["dir"], project["env"], check=False)
+    assert compare.returncode == 0, compare.stdout + compare.stderr
+    assert "replay comparison (plan §5B): baseline smoke vs candidate fullyear" in compare.stdout
+    for metric in ("n_candidates", "n_trades_created", "mae_bps_mean", "mfe_bps_mean", "mae_atr_mean",
+                   "mfe_atr_mean", "mfe_mae_ratio", "goes_against_us_rate", "tolerances:"):
+        assert re.search(rf"^{metric}\s", compare.stdout, flags=re.MULTILINE), (metric, compare.stdout)
+
+
+def test_queued_seeds_and_seed_summary(project):
+    names = ["seed-1", "seed-2"]
+    for seed, name in zip((1, 2), names):
+        dvc(project, "exp", "run", "--queue", "-n", name, "-S", f"seed={seed}",
+            "-S", "epochs=1", "-S", "limit_samples=1500")
+    # `queue start` daemonises workers that inherit its stdout/stderr: give it a file, not a pipe
+    # (with a pipe, reading its output waits for the workers to exit)
+    log_path = project["root"] / "queue_start.log"
+    with open(log_path, "w") as log:
+        start = subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", "2"], cwd=project["dir"],
+                               env=project["env"], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                               timeout=COMMAND_TIMEOUT_S)
+    assert start.returncode == 0, log_path.read_text()
+    wait_for_queue(project, names, timeout_s=240)
+
+    summary = run([sys.executable, "scripts/seed_summary.py", "--exps", *names], project["dir"], project["env"],
+                  check=False)
+    assert summary.returncode == 0, summary.stdout + summary.stderr
+    assert summary.stdout.splitlines()[0] == "2 runs: seed-1, seed-2", summary.stdout
+    seed_line = re.search(r"^params\.seed\s+1\.5 ± 0\.707\b.*n 2\)$", summary.stdout, flags=re.MULTILINE)
+    assert seed_line, summary.stdout
+    assert re.search(rf"^{re.escape(TRAIN_METRICS)}\.last_step_losses\.loss\s+\S+ ± \S+", summary.stdout,
+                     flags=re.MULTILINE), summary.stdout
+
+    every = run([sys.executable, "scripts/seed_summary.py"], project["dir"], project["env"], check=False)
+    assert every.returncode == 0, every.stdout + every.stderr
+    listed = every.stdout.splitlines()[0]
+    assert all(name in listed for name in names), listed
