@@ -42,7 +42,7 @@ class LoadedBundle:
         """Scale a dataset's columns with the bundle's own scalers (the training-time data path)."""
         return build_model_inputs(data, self.feature_meta["contract"], self.seq_scaler, self.snap_scaler, self.seq_len)
 
-    def predict(self, inputs: ModelInputs, rows: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    def predict(self, inputs: ModelInputs, rows: np.ndarray, batch_size: int = 512) -> np.ndarray:
         """Model outputs (direction logit, early-move logit, quality) for dataset rows, batched."""
         outputs = []
         with torch.no_grad():

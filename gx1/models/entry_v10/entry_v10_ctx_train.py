@@ -195,7 +195,7 @@ def run_fingerprint(cfg: TrainConfig, data_sha256: str, meta: dict) -> dict:
 
 
 def evaluate(model: EntryV10Model, inputs: ModelInputs, rows: np.ndarray, device: torch.device,
-             batch_size: int = 2048) -> dict:
+             batch_size: int = 256) -> dict:
     """Validation losses and direction AUC (no gradient, model in eval mode)."""
     from sklearn.metrics import roc_auc_score
     model.eval()

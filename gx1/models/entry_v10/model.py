@@ -35,6 +35,7 @@ class EntryV10Config:
     n_layers: int = 3                   # transformer blocks
     n_heads: int = 4                    # attention heads
     ff_mult: int = 4                    # transformer MLP width = ff_mult * d_model
+    ff_activation: str = "relu"         # transformer MLP activation: "relu" (cheapest on CPU) or "gelu"
     snap_hidden: int = 128              # snapshot MLP width
     ctx_embed_dim: int = 16             # width of each context embedding
     ctx_hidden: int = 64                # context vector width
@@ -49,9 +50,15 @@ class EntryV10Config:
         return asdict(self)
 
 
+ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
+
+
 class TransformerBlock(nn.Module):
-    def __init__(self, d_model: int, n_heads: int, ff_mult: int, dropout: float):
+    def __init__(self, d_model: int, n_heads: int, ff_mult: int, dropout: float, activation: str):
         super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"ff_activation {activation!r} is not one of {sorted(ACTIVATIONS)}")
+        self.activation = ACTIVATIONS[activation]
         self.n_heads = n_heads
         self.norm_attn = nn.LayerNorm(d_model)
         self.qkv = nn.Linear(d_model, 3 * d_model)
@@ -79,7 +86,7 @@ class TransformerBlock(nn.Module):
         attn = F.scaled_dot_product_attention(self._heads(q), self._heads(k), self._heads(v))
         attn = attn.transpose(1, 2).reshape(batch, q.shape[1], width)
         x = x + self.dropout(self.attn_out(attn))
-        return x + self.dropout(self.ff_out(F.gelu(self.ff_in(self.norm_ff(x)))))
+        return x + self.dropout(self.ff_out(self.activation(self.ff_in(self.norm_ff(x)))))
 
 
 class EntryV10Model(nn.Module):
@@ -90,7 +97,7 @@ class EntryV10Model(nn.Module):
         self.cfg = cfg
         self.seq_in = nn.Linear(cfg.n_seq_features, cfg.d_model)
         self.position = nn.Parameter(torch.zeros(cfg.seq_len, cfg.d_model))
-        self.blocks = nn.ModuleList(TransformerBlock(cfg.d_model, cfg.n_heads, cfg.ff_mult, cfg.dropout)
+        self.blocks = nn.ModuleList(TransformerBlock(cfg.d_model, cfg.n_heads, cfg.ff_mult, cfg.dropout, cfg.ff_activation)
                                     for _ in range(cfg.n_layers))
         self.seq_norm = nn.LayerNorm(cfg.d_model)
         self.snap_mlp = nn.Sequential(
