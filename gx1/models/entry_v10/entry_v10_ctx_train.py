@@ -448,6 +448,7 @@ def build_metrics(cfg: TrainConfig, counts: dict, history: list[dict], step_rows
         "train_loop_s": loop_seconds,
         "avg_throughput_samples_per_s": samples_done / max(loop_seconds, 1e-9),
         "peak_memory_mb": peak_memory_mb(),
+        "peak_gpu_memory_mb": torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else None,
         "num_threads": threads,
         "device": device,
         "per_epoch": history,
@@ -456,7 +457,7 @@ def build_metrics(cfg: TrainConfig, counts: dict, history: list[dict], step_rows
 
 
 # Figures that differ between two runs with the same inputs (wall clock, speed, memory).
-RUN_VARYING_KEYS = ("total_wall_clock_s", "train_loop_s", "avg_throughput_samples_per_s", "peak_memory_mb",
+RUN_VARYING_KEYS = ("total_wall_clock_s", "train_loop_s", "avg_throughput_samples_per_s", "peak_memory_mb", "peak_gpu_memory_mb",
                     "wall_clock_s", "throughput_samples_per_s")
 
 
