@@ -146,3 +146,15 @@ def test_bad_arguments_exit_2(small_pipeline, tmp_path, argv_change, env_value, 
     result = run_train(argv, context=env_value)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_failed_success_criterion_exits_1_after_metrics_without_bundle(small_pipeline, tmp_path):
+    """The first 399 rows are warm-up: with 430 rows the eligibility rate is below the plan's 0.1."""
+    argv = train_argv(small_pipeline, tmp_path / "out")
+    argv[argv.index("--limit_samples") + 1] = "430"
+    result = run_train(argv)
+    assert result.returncode == 1, result.stderr
+    assert "eligibility_rate_in_range" in result.stderr
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["success_criteria"]["eligibility_rate_in_range"] is False and metrics["eligibility_rate"] < 0.1
+    assert not (tmp_path / "out" / "model_state_dict.pt").exists() and not (tmp_path / "out" / "manifest.json").exists()

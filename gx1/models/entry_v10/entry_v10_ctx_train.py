@@ -386,23 +386,24 @@ def train(cfg: TrainConfig, log: RunLogger) -> dict:
             log.flush()
             os._exit(137)
 
-    model.eval()
-    environment = bundle_files.environment_facts(device, threads)
-    bundle_files.write_bundle(out_dir, model, model_cfg, train_config=asdict(cfg), meta_path=cfg.feature_meta_path,
-                              seq_scaler_path=cfg.seq_scaler_path, snap_scaler_path=cfg.snap_scaler_path,
-                              inputs=inputs, golden_rows=train_rows[:: max(1, len(train_rows) // 8)][:8],
-                              times=data["time"], environment=environment)
-    shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
     metrics = build_metrics(cfg, counts, history, step_rows, loop_seconds, samples_done, time.perf_counter() - started,
                             feature_hash, variant, threads, str(device))
     _write_reports(report_dir, metrics, step_rows)
-    failed = [name for name, passed in metrics["success_criteria"].items() if not passed]
     log.line(f"done: {samples_done} samples in {loop_seconds:.1f}s ({metrics['avg_throughput_samples_per_s']:.0f} samples/s), "
-             f"peak memory {metrics['peak_memory_mb']:.0f} MB | feature contract hash {feature_hash} | bundle {out_dir}")
+             f"peak memory {metrics['peak_memory_mb']:.0f} MB | feature contract hash {feature_hash}")
     for name, passed in metrics["success_criteria"].items():
         log.line(f"criterion {name}: {'PASS' if passed else 'FAIL'}")
-    if failed:
-        raise CheckFailed(f"success criteria failed: {', '.join(failed)} (metrics written to {report_dir / 'metrics.json'})")
+    failed = [name for name, passed in metrics["success_criteria"].items() if not passed]
+    if failed:  # a run that failed the plan's criteria leaves no bundle that could be mistaken for a result
+        raise CheckFailed(f"success criteria failed: {', '.join(failed)}; no bundle written "
+                          f"(metrics in {report_dir / 'metrics.json'})")
+    model.eval()
+    bundle_files.write_bundle(out_dir, model, model_cfg, train_config=asdict(cfg), meta_path=cfg.feature_meta_path,
+                              seq_scaler_path=cfg.seq_scaler_path, snap_scaler_path=cfg.snap_scaler_path,
+                              inputs=inputs, golden_rows=train_rows[:: max(1, len(train_rows) // 8)][:8],
+                              times=data["time"], environment=bundle_files.environment_facts(device, threads))
+    shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
+    log.line(f"bundle written: {out_dir}")
     return metrics
 
 
