@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.preprocessing import StandardScaler
 
 from gx1.models.entry_v10 import bundle_files
-from gx1.models.entry_v10.data import ModelInputs, build_model_inputs, gather_batch
+from gx1.models.entry_v10.data import ModelInputs, build_model_inputs, predict_rows
 from gx1.models.entry_v10.model import EntryV10Model
 from gx1.verify import load_checked
 
@@ -44,12 +43,7 @@ class LoadedBundle:
 
     def predict(self, inputs: ModelInputs, rows: np.ndarray, batch_size: int = 512) -> np.ndarray:
         """Model outputs (direction logit, early-move logit, quality) for dataset rows, batched."""
-        outputs = []
-        with torch.no_grad():
-            for start in range(0, len(rows), batch_size):
-                batch = gather_batch(inputs, torch.from_numpy(np.asarray(rows[start:start + batch_size], dtype=np.int64)))
-                outputs.append(self.model(*batch[:4]))
-        return torch.cat(outputs).numpy() if outputs else np.zeros((0, 3), dtype=np.float32)
+        return predict_rows(self.model, inputs, rows, batch_size).cpu().numpy()
 
 
 def load_bundle(bundle_dir: str | Path, expected_hash: str | None = None) -> LoadedBundle:

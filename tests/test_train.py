@@ -158,3 +158,25 @@ def test_failed_success_criterion_exits_1_after_metrics_without_bundle(small_pip
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["success_criteria"]["eligibility_rate_in_range"] is False and metrics["eligibility_rate"] < 0.1
     assert not (tmp_path / "out" / "model_state_dict.pt").exists() and not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_validation_auc_matches_the_saved_model(small_pipeline, tmp_path):
+    """The last epoch's validation AUC equals sklearn's AUC of the bundle's own predictions on the validation rows."""
+    from sklearn.metrics import roc_auc_score
+
+    from gx1.dataset import read_dataset
+    from gx1.models.entry_v10.entry_v10_ctx_train import TrainConfig, split_rows
+    from gx1.runtime import load_bundle
+
+    result = run_train(train_argv(small_pipeline, tmp_path / "out", "--val_days", "1", "--epochs", "1"))
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    data = read_dataset(str(small_pipeline["data"]))
+    config = TrainConfig(data="", out_dir="", feature_meta_path="", seq_scaler_path="", snap_scaler_path="",
+                         limit_samples=1200, val_days=1)
+    train_rows, val_rows, _ = split_rows(data, config, horizon=6)
+    assert metrics["val_samples"] == len(val_rows) > 50 and train_rows.max() + 6 < val_rows.min()  # embargo
+    bundle = load_bundle(tmp_path / "out")
+    logits = bundle.predict(bundle.model_inputs(data), val_rows)[:, 0]
+    expected = roc_auc_score(data["y_dir"][val_rows], logits)
+    assert metrics["per_epoch"][-1]["val_direction_auc"] == pytest.approx(expected, abs=1e-9)

@@ -61,6 +61,17 @@ def build_model_inputs(data: dict[str, np.ndarray], contract: dict, seq_scaler: 
     )
 
 
+def predict_rows(model: torch.nn.Module, inputs: ModelInputs, rows: np.ndarray, batch_size: int = 512) -> torch.Tensor:
+    """Model outputs (B, 3) for dataset rows, without gradient, in batches (bounded memory), on the inputs' device."""
+    device = inputs.seq.device
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, len(rows), batch_size):
+            batch = gather_batch(inputs, torch.from_numpy(np.asarray(rows[start:start + batch_size], dtype=np.int64)).to(device))
+            outputs.append(model(*batch[:4]))
+    return torch.cat(outputs) if outputs else torch.zeros((0, 3), device=device)
+
+
 def gather_batch(inputs: ModelInputs, rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """(seq windows (B, L, n_seq), snap (B, n_snap), ctx_cat (B, n_cat), ctx_cont (B, n_cont), labels (B, 3))."""
     offsets = torch.arange(1 - inputs.seq_len, 1, device=rows.device)

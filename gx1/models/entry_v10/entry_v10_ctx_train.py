@@ -37,7 +37,7 @@ from gx1.common import ArgumentParser, CheckFailed, InputError, atomic_path, ato
 from gx1.contract import contract_hash, load_scaler
 from gx1.dataset import read_dataset, read_label_config
 from gx1.models.entry_v10 import bundle_files
-from gx1.models.entry_v10.data import ModelInputs, build_model_inputs, gather_batch
+from gx1.models.entry_v10.data import ModelInputs, build_model_inputs, gather_batch, predict_rows
 from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
 from gx1.models.entry_v10.telemetry import RunLogger, StepStats, epoch_summary
 
@@ -199,14 +199,9 @@ def evaluate(model: EntryV10Model, inputs: ModelInputs, rows: np.ndarray, device
     """Validation losses and direction AUC (no gradient, model in eval mode)."""
     from sklearn.metrics import roc_auc_score
     model.eval()
-    outputs, labels = [], []
-    with torch.no_grad():
-        for start in range(0, len(rows), batch_size):
-            batch = gather_batch(inputs, torch.from_numpy(rows[start:start + batch_size]).to(device))
-            outputs.append(model(*batch[:4]))
-            labels.append(batch[4])
+    out = predict_rows(model, inputs, rows, batch_size)
     model.train()
-    out, y = torch.cat(outputs), torch.cat(labels)
+    y = inputs.labels[torch.from_numpy(rows).to(device)]
     losses = {k: float(v) for k, v in model.losses(out, y[:, 0], y[:, 1], y[:, 2]).items()}
     y_dir = y[:, 0].cpu().numpy()
     auc = float(roc_auc_score(y_dir, out[:, 0].float().cpu().numpy())) if 0 < y_dir.mean() < 1 else float("nan")
