@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from gx1.common import ArgumentParser, CheckFailed, InputError, run_cli
+from gx1.common import UMASK, ArgumentParser, CheckFailed, InputError, run_cli
 from gx1.models.entry_v10 import bundle_files as bf
 from gx1.verify import BundleContents, load_checked
 
@@ -60,9 +60,7 @@ def assemble_bundle(train_dir: str | Path, out_dir: str | Path) -> BundleContent
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(staging, 0o777 & ~umask)  # mkdtemp creates 0700
+        os.chmod(staging, 0o777 & ~UMASK)  # mkdtemp creates 0700
         for name in bf.BUNDLE_FILES:
             (staging / name).write_bytes(source.blobs[name])  # exactly the bytes that were verified
         bf.write_manifest(staging)

@@ -19,8 +19,8 @@ EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+UMASK = os.umask(0)  # the process umask (read once): temp files and folders get ordinary permissions
+os.umask(UMASK)
 
 
 class InputError(Exception):
@@ -36,6 +36,27 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         raise InputError(f"{message} (see --help)")
+
+
+def number_in(kind: type, low: float, high: float, low_open: bool = False) -> Callable[[str], Any]:
+    """argparse ``type=``: a ``kind`` (int or float) within [low, high] (or (low, high] when ``low_open``)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {kind.__name__}: {text!r}") from None
+        if not (low < value if low_open else low <= value) or not value <= high:
+            raise argparse.ArgumentTypeError(f"must be in {'(' if low_open else '['}{low}, {high}], got {text}")
+        return value
+    return parse
+
+
+def write_tsv(path: str | os.PathLike, columns: dict[str, Any]) -> None:
+    """A tab-separated table (header = the keys, one line per row) for `dvc plots`, written atomically."""
+    import numpy as np
+    header = "\t".join(columns)
+    body = ["\t".join(fields) for fields in zip(*(np.asarray(v, dtype=str) for v in columns.values()))]
+    atomic_write_text(path, "\n".join([header] + body) + "\n")
 
 
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
@@ -64,7 +85,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file ordinary permissions
+        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp creates 0600; give the file ordinary permissions
         os.replace(tmp, final)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from gx1.bars import load_bars
-from gx1.common import ArgumentParser, CheckFailed, InputError, atomic_write_text, run_cli, write_json
+from gx1.common import ArgumentParser, CheckFailed, InputError, number_in, run_cli, write_json, write_tsv
 from gx1.contract import build_contract, contract_hash
 from gx1.dataset import build_dataset, read_dataset, read_label_config
 from gx1.features import LabelConfig
@@ -279,12 +279,6 @@ def _fmt(values: np.ndarray, spec: str = "%.9g") -> np.ndarray:
     return np.char.mod(spec, np.asarray(values))
 
 
-def write_tsv(path: Path, columns: dict[str, np.ndarray]) -> None:
-    header = "\t".join(columns)
-    body = ["\t".join(fields) for fields in zip(*(np.asarray(v, dtype=str) for v in columns.values()))]
-    atomic_write_text(path, "\n".join([header] + body) + "\n")
-
-
 def write_outputs(result: ReplayResult, out_dir: str | Path) -> None:
     """outputs.tsv, trades.tsv, trades_mae_mfe.tsv, cumulative.tsv, then replay.json (each atomically)."""
     out = Path(out_dir)
@@ -319,18 +313,6 @@ def write_outputs(result: ReplayResult, out_dir: str | Path) -> None:
 # ----------------------------------------------------------------------------- command line
 
 
-def _number(kind, low: float, high: float, low_open: bool = False):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a {kind.__name__}: {text!r}") from None
-        if not (low < value if low_open else low <= value) or not value <= high:
-            raise argparse.ArgumentTypeError(f"must be in {'(' if low_open else '['}{low}, {high}], got {text}")
-        return value
-    return parse
-
-
 def parse_args(argv: list[str] | None) -> ReplayConfig:
     parser = ArgumentParser(prog="python3 -m gx1.replay", description=__doc__.splitlines()[0],
                      epilog=__doc__.split("\n\n", 3)[3], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -339,19 +321,19 @@ def parse_args(argv: list[str] | None) -> ReplayConfig:
     source.add_argument("--data", default="", help="dataset parquet (gx1.dataset) with the bundle's feature contract")
     source.add_argument("--bars", default="", help="bars file (parquet/CSV): features built with the bundle's label config")
     parser.add_argument("--out_dir", required=True, help="where replay.json, outputs.tsv, trades.tsv and plot data go")
-    parser.add_argument("--days", type=_number(float, 0, 3660, low_open=True), default=None,
+    parser.add_argument("--days", type=number_in(float, 0, 3660, low_open=True), default=None,
                         help="window = the last N days of the data (default 7; not with --start/--end)")
     parser.add_argument("--start", default="", help="window start, inclusive, ISO UTC (e.g. 2025-12-01)")
     parser.add_argument("--end", default="", help="window end, exclusive, ISO UTC (e.g. 2025-12-08)")
-    parser.add_argument("--dir_threshold", type=_number(float, 0.5, 1.0), default=0.55,
+    parser.add_argument("--dir_threshold", type=number_in(float, 0.5, 1.0), default=0.55,
                         help="long if p_dir >= this, short if p_dir <= 1 - this (default 0.55)")
-    parser.add_argument("--early_threshold", type=_number(float, 0.0, 1.0), default=0.5,
+    parser.add_argument("--early_threshold", type=number_in(float, 0.0, 1.0), default=0.5,
                         help="candidate only if p_early >= this (default 0.5)")
-    parser.add_argument("--cooldown_bars", type=_number(int, 0, 10**6), default=6,
+    parser.add_argument("--cooldown_bars", type=number_in(int, 0, 10**6), default=6,
                         help="bars after a time exit in which no trade opens (default 6)")
-    parser.add_argument("--hold_bars", type=_number(int, 0, 10**6), default=0,
+    parser.add_argument("--hold_bars", type=number_in(int, 0, 10**6), default=0,
                         help="time exit after N bars (default 0 = the bundle's label horizon)")
-    parser.add_argument("--mae_mfe_bars", type=_number(int, 1, 10**6), default=6,
+    parser.add_argument("--mae_mfe_bars", type=number_in(int, 1, 10**6), default=6,
                         help="entry-quality window: bars t+1..t+N (default 6)")
     args = parser.parse_args(argv)
     if args.days is not None and (args.start or args.end):

@@ -19,7 +19,6 @@ Exit 0 success, 1 a non-finite loss/gradient or a failed success criterion, 2 ba
 """
 from __future__ import annotations
 
-import argparse
 import io
 import math
 import os
@@ -33,7 +32,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gx1.common import ArgumentParser, CheckFailed, InputError, atomic_path, atomic_write_bytes, read_json, run_cli, sha256_file, write_json
+from gx1.common import (
+    ArgumentParser, CheckFailed, InputError, atomic_write_bytes, number_in, read_json, run_cli, sha256_file, write_json, write_tsv,
+)
 from gx1.contract import contract_hash, load_scaler
 from gx1.dataset import read_dataset, read_label_config
 from gx1.models.entry_v10 import bundle_files
@@ -81,32 +82,10 @@ def context_enabled_from_env() -> bool:
     raise InputError(f"{CONTEXT_ENV}={value!r}: use true (context variant v10_ctx) or false/unset (variant v10)")
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not np.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return value
+POSITIVE_INT = number_in(int, 1, 10**9)
+NON_NEGATIVE_INT = number_in(int, 0, 10**9)
+NON_NEGATIVE_FLOAT = number_in(float, 0.0, 1e9)
+POSITIVE_FLOAT = number_in(float, 0.0, 1e9, low_open=True)
 
 
 def parse_args(argv: list[str] | None) -> TrainConfig:
@@ -116,23 +95,23 @@ def parse_args(argv: list[str] | None) -> TrainConfig:
     parser.add_argument("--feature_meta_path", required=True)
     parser.add_argument("--seq_scaler_path", required=True)
     parser.add_argument("--snap_scaler_path", required=True)
-    parser.add_argument("--seq_len", type=_positive_int, default=30)
-    parser.add_argument("--batch_size", type=_positive_int, default=64)
-    parser.add_argument("--epochs", type=_positive_int, default=1)
-    parser.add_argument("--num_workers", type=_non_negative_int, default=0,
+    parser.add_argument("--seq_len", type=POSITIVE_INT, default=30)
+    parser.add_argument("--batch_size", type=POSITIVE_INT, default=64)
+    parser.add_argument("--epochs", type=POSITIVE_INT, default=1)
+    parser.add_argument("--num_workers", type=NON_NEGATIVE_INT, default=0,
                         help="accepted for compatibility: batches are gathered in-process by index arrays")
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
     parser.add_argument("--seed", type=int, default=1337)
-    parser.add_argument("--log_every", type=_positive_int, default=50, help="log every N optimizer steps")
-    parser.add_argument("--learning_rate", type=_positive_float, default=1e-4)
-    parser.add_argument("--limit_samples", type=_non_negative_int, default=0, help="use the first N dataset rows (0 = all)")
-    parser.add_argument("--num_threads", type=_non_negative_int, default=0, help="torch CPU threads (0 = all cores); recorded")
-    parser.add_argument("--val_days", type=_non_negative_float, default=0.0,
+    parser.add_argument("--log_every", type=POSITIVE_INT, default=50, help="log every N optimizer steps")
+    parser.add_argument("--learning_rate", type=POSITIVE_FLOAT, default=1e-4)
+    parser.add_argument("--limit_samples", type=NON_NEGATIVE_INT, default=0, help="use the first N dataset rows (0 = all)")
+    parser.add_argument("--num_threads", type=NON_NEGATIVE_INT, default=0, help="torch CPU threads (0 = all cores); recorded")
+    parser.add_argument("--val_days", type=NON_NEGATIVE_FLOAT, default=0.0,
                         help="hold out the last N days of the training range for validation (label-horizon embargo)")
-    parser.add_argument("--holdout_days", type=_non_negative_float, default=0.0,
+    parser.add_argument("--holdout_days", type=NON_NEGATIVE_FLOAT, default=0.0,
                         help="exclude the last N days of the data entirely (the replay week)")
-    parser.add_argument("--weight_decay", type=_non_negative_float, default=0.01)
-    parser.add_argument("--grad_clip", type=_non_negative_float, default=1.0, help="max gradient norm (0 = no clipping)")
+    parser.add_argument("--weight_decay", type=NON_NEGATIVE_FLOAT, default=0.01)
+    parser.add_argument("--grad_clip", type=NON_NEGATIVE_FLOAT, default=1.0, help="max gradient norm (0 = no clipping)")
     parser.add_argument("--report_dir", default="", help="where run_log.txt, metrics.json and curves go (default: out_dir)")
     args = parser.parse_args(argv)
     return TrainConfig(**vars(args), context_features_enabled=context_enabled_from_env())
@@ -469,15 +448,12 @@ def _write_reports(report_dir: Path, metrics: dict, step_rows: list[dict]) -> No
     write_json(report_dir / "metrics.json", metrics)
     stable = reproducible_part(metrics)
     write_json(report_dir / "reproducible_metrics.json", stable)
-    _write_tsv(report_dir / "train_steps.tsv", step_rows)
-    _write_tsv(report_dir / "train_epochs.tsv", stable["per_epoch"])
+    _write_tsv_rows(report_dir / "train_steps.tsv", step_rows)
+    _write_tsv_rows(report_dir / "train_epochs.tsv", stable["per_epoch"])
 
 
-def _write_tsv(path: Path, rows: list[dict]) -> None:
-    columns = list(rows[0].keys())
-    lines = ["\t".join(columns)] + ["\t".join(_tsv_value(r.get(c)) for c in columns) for r in rows]
-    with atomic_path(path) as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
+def _write_tsv_rows(path: Path, rows: list[dict]) -> None:
+    write_tsv(path, {key: [_tsv_value(row.get(key)) for row in rows] for key in rows[0]})
 
 
 def _tsv_value(value) -> str:
