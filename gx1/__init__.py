@@ -1,13 +1,14 @@
 """gx1: reproducible intraday entry-model pipeline (bars -> dataset -> contract -> train -> bundle -> verify -> replay).
 
-Every stage is a module runnable as ``python -m gx1.<module> --help``.
+Every stage is a module runnable as ``python -m gx1.<module> --help``. Importing gx1 pins the CPU
+code path (``gx1.cpu``, before torch loads) and makes cuBLAS deterministic on CUDA.
 """
 import os as _os
 
-# Bitwise-reproducible MKL results for a fixed thread count, whatever the memory alignment.
-# Must be set before torch (and so MKL) is first imported.
-_os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
-# Deterministic cuBLAS on CUDA (needed by torch.use_deterministic_algorithms).
-_os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+from gx1 import cpu as _cpu
 
-__version__ = "0.1.0"
+_cpu.configure()
+_os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")  # native mode: bitwise-reproducible MKL for a fixed thread count
+_os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS (torch.use_deterministic_algorithms)
+
+__version__ = "0.2.0"

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from gx1.common import ArgumentParser, InputError, atomic_path, run_cli
+from gx1.common import ArgumentParser, InputError, atomic_path, check_output_file, run_cli
 
 BAR_COLUMNS = ("time", "open", "high", "low", "close", "volume", "spread")
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -109,7 +109,11 @@ def _time_column(raw: pa.Array) -> np.ndarray:
             raise InputError(f"row {bad + 1}: time {raw[bad].as_py()!r} is not a recognised date-time ({TIME_FORMAT_HINT})")
         nanoseconds = _to_utc_nanoseconds(canonical)
     elif pa.types.is_timestamp(raw.type) or pa.types.is_date(raw.type):
-        nanoseconds = _to_utc_nanoseconds(raw)
+        try:
+            nanoseconds = _to_utc_nanoseconds(raw)
+        except (pa.ArrowInvalid, OverflowError) as exc:  # e.g. year 3000 in microseconds overflows nanoseconds
+            raise InputError(f"time column holds dates outside 1678..2261 (what nanosecond timestamps can hold): "
+                             f"{str(exc).splitlines()[0][:120]}") from None
     else:  # epoch numbers are ambiguous (s? ms? ns?): ask for real timestamps
         raise InputError(f"time column has type {raw.type}; expected timestamps or ISO date-time strings")
     return nanoseconds.to_numpy(zero_copy_only=False).astype("datetime64[ns]")
@@ -173,6 +177,9 @@ def _read_csv_table(path: Path) -> tuple[pa.Table, str]:
     delimiter = max("\t;,", key=header_line.count)
     names = [name.strip().strip("\"'") for name in header_line.split(delimiter)]
     normalised = [_normalise_header(name) for name in names]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InputError(f"the header names {duplicates} more than once: give every column its own name")
     if names[0].lstrip("\ufeff").startswith("<"):
         dialect = "mt5"
     elif normalised[0] == "gmt_time":
@@ -205,8 +212,8 @@ def _read_bars(path: str | os.PathLike, point_size: float) -> tuple[dict[str, np
     source = Path(path)
     if not source.is_file():
         raise InputError("file not found")
-    if not point_size > 0:
-        raise InputError(f"point_size must be > 0, got {point_size}")
+    if not 0 < point_size <= 1e6:  # NaN and inf fail too
+        raise InputError(f"point_size must be a positive finite price (e.g. 0.01 for XAUUSD), got {point_size}")
     if source.suffix.lower() == ".parquet":
         try:
             table = pq.read_table(source)
@@ -240,9 +247,7 @@ def load_bars(path: str | os.PathLike, point_size: float = 0.01) -> dict[str, np
     return _load_validated_bars(path, point_size)[0]
 
 
-def read_bars_parquet(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read a bars parquet file (e.g. one written by ``write_bars_parquet``), validated."""
-    return load_bars(path)
+MAX_PRICE = 1e9  # far above any traded price; beyond it ATR and returns overflow float32 features
 
 
 def validate_bars(bars: dict[str, np.ndarray]) -> None:
@@ -273,6 +278,8 @@ def validate_bars(bars: dict[str, np.ndarray]) -> None:
         checks.append((~np.isfinite(column), lambda i, n=name, c=column: f"{row(i)}: {n} is {c[i]} (NaN/inf not allowed)"))
     for name in PRICE_COLUMNS:
         checks.append((values[name] <= 0, lambda i, n=name: f"{row(i)}: {n} {values[n][i]} <= 0 (prices must be positive)"))
+        checks.append((values[name] > MAX_PRICE,
+                       lambda i, n=name: f"{row(i)}: {n} {values[n][i]} > {MAX_PRICE:g} (not a price: check the column)"))
     for name in OPTIONAL_COLUMNS:
         checks.append((values[name] < 0, lambda i, n=name: f"{row(i)}: {n} {values[n][i]} < 0 (must be >= 0)"))
     checks += [
@@ -331,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", required=True, help="normalised bars parquet to write")
     parser.add_argument("--point_size", type=float, default=0.01, help="price of one point, for MT5 <SPREAD> (default 0.01)")
     args = parser.parse_args(argv)
+    check_output_file(args.output, args.input)
 
     bars, dialect = _load_validated_bars(args.input, args.point_size)
     try:

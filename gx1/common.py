@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import re
+import shutil
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -51,34 +55,86 @@ def number_in(kind: type, low: float, high: float, low_open: bool = False) -> Ca
     return parse
 
 
-def write_tsv(path: str | os.PathLike, columns: dict[str, Any]) -> None:
-    """A tab-separated table (header = the keys, one line per row) for `dvc plots`, written atomically."""
+def tsv_bytes(columns: dict[str, Any]) -> bytes:
+    """A tab-separated table (header = the keys, one line per row) for `dvc plots`."""
     import numpy as np
     header = "\t".join(columns)
     body = ["\t".join(fields) for fields in zip(*(np.asarray(v, dtype=str) for v in columns.values()))]
-    atomic_write_text(path, "\n".join([header] + body) + "\n")
+    return ("\n".join([header] + body) + "\n").encode("utf-8")
+
+
+def write_tsv(path: str | os.PathLike, columns: dict[str, Any]) -> None:
+    """``tsv_bytes(columns)`` written atomically."""
+    atomic_write_bytes(path, tsv_bytes(columns))
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: object) -> str:
+    """``text`` on one line: control characters (newlines included) shown as escapes, so a name read from a
+    file can never forge an extra output line."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for an OS error on a path the user gave, with the usual fix."""
+    where = f" {exc.filename}" if exc.filename else ""
+    fixes = {errno.ENOSPC: "free disk space", errno.EDQUOT: "free disk space", errno.EACCES: "check its permissions",
+             errno.EPERM: "check its permissions", errno.EROFS: "choose a writable location",
+             errno.EISDIR: "give a file path, not a directory", errno.ENOTDIR: "a parent of the path is a file: fix the path",
+             errno.ENOENT: "check the path", errno.ENAMETOOLONG: "use a shorter path"}
+    return f"{exc.strerror or exc}:{where} ({fixes.get(exc.errno, 'check the path and the disk')})"
 
 
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
-    """Run ``main(argv)`` and turn gx1 exceptions into the documented exit codes."""
+    """Run ``main(argv)`` and turn gx1 exceptions into the documented exit codes (one escaped line on stderr).
+
+    OS errors (a full or read-only disk, a path that is a directory or lies under a file) are bad input: exit 2.
+    Any other exception is a bug and keeps its traceback.
+    """
     try:
         code = main(argv)
     except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
+        print(f"error: {printable(exc)}", file=sys.stderr, flush=True)
         sys.exit(EXIT_BAD_INPUT)
     except CheckFailed as exc:
-        print(f"FAILED: {exc}", file=sys.stderr, flush=True)
+        print(f"FAILED: {printable(exc)}", file=sys.stderr, flush=True)
         sys.exit(EXIT_CHECK_FAILED)
+    except OSError as exc:
+        print(f"error: {printable(os_error_message(exc))}", file=sys.stderr, flush=True)
+        sys.exit(EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr, flush=True)
         sys.exit(130)
     sys.exit(code or EXIT_OK)
 
 
+def check_output_file(path: str | os.PathLike, *inputs: str | os.PathLike | None) -> Path:
+    """Refuse an output path that is one of the ``inputs`` or exists as something other than a regular file
+    (a directory, a device, a pipe, a symlink to one): writing there would destroy what is not ours."""
+    final = Path(path)
+    for source in inputs:
+        if source and Path(source).exists() and final.exists() and os.path.samefile(source, final):
+            raise InputError(f"output {final} is the input {source}: choose another output path")
+    if final.exists() or final.is_symlink():
+        mode = os.stat(final).st_mode if final.exists() else 0
+        if not stat.S_ISREG(mode):
+            raise InputError(f"output {final} exists and is not a regular file: choose another path")
+    for parent in final.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"output {final}: {parent} is not a directory: fix the path")
+            break
+    return final
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success move it into place, on error delete it."""
-    final = Path(path)
+    """Yield a temporary path beside ``path``; on success move it into place, on error delete it.
+
+    Only a regular file (or nothing) is ever replaced (``check_output_file``)."""
+    final = check_output_file(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
@@ -116,14 +172,103 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, pretty_json(obj))
 
 
-def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
+MAX_JSON_BYTES = 16 << 20  # no JSON file gx1 reads is anywhere near this
+
+
+def read_regular_file(path: str | os.PathLike, what: str, max_bytes: int) -> bytes:
+    """The bytes of a regular file (never a symlink, device or pipe), at most ``max_bytes``, else InputError."""
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{what} not found: {p}")
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{what} {p} is not valid JSON: {exc}") from None
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise InputError(f"{what} not found: {p}") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(f"{what} {p} is a symbolic link: gx1 reads only regular files") from None
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{what} {p} is not a regular file")
+        if info.st_size > max_bytes:
+            raise InputError(f"{what} {p} is {info.st_size} bytes, more than the {max_bytes} allowed")
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise InputError(f"{what} {p} grew past {max_bytes} bytes while read")
+    return data
+
+
+def parse_json_bytes(data: bytes, what: str) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InputError(f"{what} is not valid JSON: {printable(exc)}") from None
+
+
+def read_json(path: str | os.PathLike, what: str = "JSON file", max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """A JSON file (regular file, bounded size) or InputError naming it."""
+    return parse_json_bytes(read_regular_file(path, what, max_bytes), f"{what} {path}")
+
+
+def read_json_object(path: str | os.PathLike, what: str, keys: tuple[str, ...] = ()) -> dict:
+    """A JSON object holding at least ``keys``, else InputError naming the file and what is missing."""
+    value = read_json(path, what)
+    if not isinstance(value, dict):
+        raise InputError(f"{what} {path} is not a JSON object")
+    missing = [k for k in keys if k not in value]
+    if missing:
+        raise InputError(f"{what} {path} lacks {missing}")
+    return value
+
+
+def replace_dir(staging: Path, final: Path, owned: Callable[[Path], bool]) -> None:
+    """Swap a completed ``staging`` folder in as ``final``: a reader sees the old set or the new one, never a mix.
+
+    An existing ``final`` is replaced only when ``owned(final)`` says it is this tool's earlier output; it is
+    renamed aside first and deleted once the new folder is in place."""
+    staging, final = Path(staging), Path(final)
+    if final.is_symlink() or (final.exists() and not final.is_dir()):
+        raise InputError(f"{final} exists and is not a directory: remove it or choose another path")
+    if not final.exists():
+        os.rename(staging, final)
+        return
+    if not owned(final):
+        raise InputError(f"refusing to replace {final}: it holds files gx1 did not write; remove it or choose another path")
+    old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+    os.rename(final, old / final.name)
+    try:
+        os.rename(staging, final)
+    except BaseException:
+        os.rename(old / final.name, final)  # put the old folder back
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def staging_dir(final: Path) -> Path:
+    """A new hidden folder beside ``final`` to build its next content in (ordinary permissions).
+
+    Its name carries this process id; folders left by a killed run (their process gone) are removed first."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".{final.name}.staging-"
+    for stale in final.parent.glob(prefix + "*"):
+        pid = stale.name[len(prefix):].split("-")[0]
+        if pid.isdigit() and not _process_alive(int(pid)) and stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+    path = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=final.parent))
+    os.chmod(path, 0o777 & ~UMASK)  # mkdtemp creates 0700
+    return path
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -7,34 +7,39 @@ Run:
 Writes entry_v9_feature_meta.json, seq_scaler.joblib, snap_scaler.joblib and prints the
 feature contract hash: the first 16 hex digits of sha256 over the canonical JSON (sorted
 keys, no spaces) of the meta's ``contract`` part (feature names and order, categorical
-cardinalities, continuous context features, label definition). Refitting the scalers
-changes their recorded sha256 but not the hash.
+cardinalities, continuous context features, label definition, bar interval). Refitting the
+scalers changes their recorded sha256 but not the hash.
+
+This module owns the contract: building it from a dataset, hashing it, reading a meta and its
+scalers back (sha256 first, then the allow-list unpickler of ``gx1.scaler_io``).
 """
 from __future__ import annotations
 
-import io
 from dataclasses import asdict
 from pathlib import Path
 
-import joblib
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
 from gx1.common import (
-    ArgumentParser, InputError, atomic_write_bytes, canonical_json, read_json, run_cli, sha256_bytes, sha256_file, write_json,
+    ArgumentParser, InputError, atomic_write_bytes, canonical_json, check_output_file, read_json, read_regular_file, run_cli,
+    sha256_bytes, write_json,
 )
-from gx1.dataset import read_dataset, read_label_config
+from gx1.dataset import read_bar_interval_seconds, read_dataset, read_label_config
+from gx1.scaler_io import scaler_from_bytes, scaler_to_bytes
 from gx1.features import CTX_CAT_FEATURES, CTX_CONT_FEATURES, FEATURE_SET, SEQ_FEATURES, SNAP_FEATURES
 
 META_NAME = "entry_v9_feature_meta.json"
 SEQ_SCALER_NAME = "seq_scaler.joblib"
 SNAP_SCALER_NAME = "snap_scaler.joblib"
-CONTRACT_KEYS = ("feature_set", "seq_features", "snap_features", "ctx_cat_features", "ctx_cont_features", "labels")
+CONTRACT_KEYS = ("feature_set", "seq_features", "snap_features", "ctx_cat_features", "ctx_cont_features", "labels",
+                 "bar_interval_seconds")
+MAX_SCALER_BYTES = 1 << 20
 
 
 def contract_part(meta: dict) -> dict:
     """The part of the meta the contract hash covers."""
-    contract = meta.get("contract")
+    contract = meta.get("contract") if isinstance(meta, dict) else None
     if not isinstance(contract, dict):
         raise InputError("feature meta has no 'contract' object: regenerate it with `python -m gx1.contract`")
     missing = [k for k in CONTRACT_KEYS if k not in contract]
@@ -48,12 +53,10 @@ def contract_hash(meta: dict) -> str:
     return sha256_bytes(canonical_json(contract_part(meta)).encode("ascii"))[:16]
 
 
-def contract_hash_from_file(meta_path: str | Path) -> str:
-    return contract_hash(read_json(meta_path, "feature meta"))
-
-
-def build_contract(label_config: dict) -> dict:
+def build_contract(label_config: dict, bar_interval_seconds: int) -> dict:
+    """The contract of a dataset built with ``label_config`` from bars of ``bar_interval_seconds``."""
     return {
+        "bar_interval_seconds": int(bar_interval_seconds),
         "feature_set": FEATURE_SET,
         "seq_features": list(SEQ_FEATURES),
         "snap_features": list(SNAP_FEATURES),
@@ -75,15 +78,14 @@ def fit_scaler(matrix: np.ndarray) -> StandardScaler:
     return scaler
 
 
-def scaler_bytes(scaler: StandardScaler) -> bytes:
-    buffer = io.BytesIO()
-    joblib.dump(scaler, buffer)
-    return buffer.getvalue()
+def dataset_contract(path: str) -> dict:
+    """The contract a dataset file carries (its label config and bar interval)."""
+    return build_contract(asdict(read_label_config(path)), read_bar_interval_seconds(path))
 
 
-def fit_contract(data: dict[str, np.ndarray], label_config: dict) -> tuple[dict, bytes, bytes]:
+def fit_contract(data: dict[str, np.ndarray], label_config: dict, bar_interval_seconds: int) -> tuple[dict, bytes, bytes]:
     """Return (meta, seq scaler bytes, snap scaler bytes), scalers fitted on eligible rows only."""
-    contract = build_contract(label_config)
+    contract = build_contract(label_config, bar_interval_seconds)
     eligible = data["eligible"].astype(bool)
     if not eligible.any():
         raise InputError("dataset has no eligible rows to fit the scalers on")
@@ -92,8 +94,8 @@ def fit_contract(data: dict[str, np.ndarray], label_config: dict) -> tuple[dict,
         raise InputError(f"dataset lacks feature columns {missing}: rebuild it with `python -m gx1.dataset`")
     seq_matrix = np.column_stack([data[c][eligible] for c in contract["seq_features"]])
     snap_matrix = np.column_stack([data[c][eligible] for c in contract["snap_features"]])
-    seq_blob = scaler_bytes(fit_scaler(seq_matrix))
-    snap_blob = scaler_bytes(fit_scaler(snap_matrix))
+    seq_blob = scaler_to_bytes(fit_scaler(seq_matrix))
+    snap_blob = scaler_to_bytes(fit_scaler(snap_matrix))
     meta = {
         "contract": contract,
         "feature_contract_hash": sha256_bytes(canonical_json(contract).encode("ascii"))[:16],
@@ -107,19 +109,25 @@ def fit_contract(data: dict[str, np.ndarray], label_config: dict) -> tuple[dict,
     return meta, seq_blob, snap_blob
 
 
+def read_meta(path: str | Path) -> dict:
+    """A feature meta file, checked for its contract part and scaler records; InputError naming what is wrong."""
+    meta = read_json(path, "feature meta")
+    contract_part(meta)
+    scalers = meta.get("scalers")
+    if not isinstance(scalers, dict) or not all(isinstance(scalers.get(k), dict) and isinstance(scalers[k].get("sha256"), str)
+                                                for k in ("seq", "snap")):
+        raise InputError(f"feature meta {path} records no scaler sha256: regenerate it with `python -m gx1.contract`")
+    return meta
+
+
 def load_scaler(path: str | Path, expected_sha256: str, what: str) -> StandardScaler:
-    """Unpickle a scaler only after its sha256 matches the recorded one."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{what} not found: {p}")
-    actual = sha256_file(p)
+    """A scaler file whose sha256 matches the recorded one, read through the allow-list (never plain unpickling)."""
+    blob = read_regular_file(path, what, MAX_SCALER_BYTES)
+    actual = sha256_bytes(blob)
     if actual != expected_sha256:
-        raise InputError(f"{what} {p} has sha256 {actual[:16]}..., the feature meta records {expected_sha256[:16]}...: "
+        raise InputError(f"{what} {path} has sha256 {actual[:16]}..., the feature meta records {str(expected_sha256)[:16]}...: "
                          "use the scaler written with that meta (or rerun `python -m gx1.contract`)")
-    scaler = joblib.load(p)
-    if not isinstance(scaler, StandardScaler):
-        raise InputError(f"{what} {p} is a {type(scaler).__name__}, expected a StandardScaler")
-    return scaler
+    return scaler_from_bytes(blob, f"{what} {path}")
 
 
 def scale(matrix: np.ndarray, scaler: StandardScaler) -> np.ndarray:
@@ -135,10 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out_dir", required=True, help="directory for meta and scalers")
     parser.add_argument("--report", help="JSON report (contract hash, fit rows)")
     args = parser.parse_args(argv)
+    out = Path(args.out_dir)
+    for output in (out / SEQ_SCALER_NAME, out / SNAP_SCALER_NAME, out / META_NAME, args.report):
+        if output:
+            check_output_file(output, args.data)
     label_config = asdict(read_label_config(args.data))
     data = read_dataset(args.data)
-    meta, seq_blob, snap_blob = fit_contract(data, label_config)
-    out = Path(args.out_dir)
+    meta, seq_blob, snap_blob = fit_contract(data, label_config, read_bar_interval_seconds(args.data))
     atomic_write_bytes(out / SEQ_SCALER_NAME, seq_blob)
     atomic_write_bytes(out / SNAP_SCALER_NAME, snap_blob)
     write_json(out / META_NAME, meta)

@@ -18,8 +18,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gx1.bars import load_bars
-from gx1.common import ArgumentParser, InputError, atomic_path, canonical_json, run_cli, write_json
+from gx1.bars import infer_interval_seconds, load_bars
+from gx1.common import (
+    ArgumentParser, InputError, atomic_path, canonical_json, check_output_file, number_in, printable, run_cli, write_json,
+)
 from gx1.features import (
     CTX_CAT_FEATURES, CTX_CONT_FEATURES, LABEL_COLUMNS, SEQ_FEATURES, SNAP_FEATURES, LabelConfig,
     compute_eligibility, compute_features, compute_labels,
@@ -28,12 +30,29 @@ from gx1.features import (
 CTX_CAT_NAMES = tuple(name for name, _ in CTX_CAT_FEATURES)
 
 
+LABEL_LIMITS = {  # field: (type, low, high); every bound inclusive, floats must be finite and > 0
+    "horizon_bars": (int, 1, 10_000), "early_bars": (int, 1, 10_000), "seq_len": (int, 1, 10_000),
+    "early_move_atr": (float, 1e-6, 1e3), "quality_clip": (float, 1e-6, 1e6), "max_gap_minutes": (float, 1e-3, 1e7),
+}
+
+
+def validate_label_config(cfg: LabelConfig) -> LabelConfig:
+    """The label config, or InputError naming the first field out of range (NaN and negative values included)."""
+    for name, (kind, low, high) in LABEL_LIMITS.items():
+        value = getattr(cfg, name)
+        is_kind = isinstance(value, (int, float)) and not isinstance(value, bool) and (kind is float or isinstance(value, int))
+        if not is_kind or not low <= value <= high:  # NaN fails every comparison
+            raise InputError(f"label config {name}={value!r} must be a {kind.__name__} in [{low:g}, {high:g}]")
+    if cfg.early_bars > cfg.horizon_bars:
+        raise InputError(f"label config early_bars={cfg.early_bars} exceeds horizon_bars={cfg.horizon_bars}")
+    return cfg
+
+
 def build_dataset(bars: dict, cfg: LabelConfig) -> dict[str, np.ndarray]:
     """Columns of the dataset table, in file order."""
-    if cfg.seq_len < 1 or cfg.horizon_bars < 1 or not 1 <= cfg.early_bars <= cfg.horizon_bars:
-        raise InputError(f"invalid label config {asdict(cfg)}: need seq_len >= 1 and 1 <= early_bars <= horizon_bars")
+    validate_label_config(cfg)
     feats = compute_features(bars)
-    labels = compute_labels(bars, feats["_atr"], cfg)
+    labels = compute_labels(bars, feats["atr"], cfg)
     eligible = compute_eligibility(bars, feats, labels, cfg)
     columns: dict[str, np.ndarray] = {"time": np.asarray(bars["time"]).astype("datetime64[ns]")}
     for key in ("open", "high", "low", "close", "volume", "spread"):
@@ -44,7 +63,7 @@ def build_dataset(bars: dict, cfg: LabelConfig) -> dict[str, np.ndarray]:
         columns[name] = feats[name].astype(np.int16)
     for name in LABEL_COLUMNS:
         columns[name] = labels[name].astype(np.float32)
-    columns["atr"] = feats["_atr"].astype(np.float32)
+    columns["atr"] = feats["atr"].astype(np.float32)
     columns["eligible"] = eligible
     return columns
 
@@ -63,13 +82,16 @@ def dataset_stats(columns: dict[str, np.ndarray]) -> dict:
 
 
 LABEL_CONFIG_KEY = b"gx1.label_config"
+BAR_INTERVAL_KEY = b"gx1.bar_interval_seconds"
 
 
 def columns_to_arrow(columns: dict[str, np.ndarray], cfg: LabelConfig) -> pa.Table:
     arrays = {}
     for name, values in columns.items():
         arrays[name] = pa.array(values, type=pa.timestamp("ns", tz="UTC")) if name == "time" else pa.array(values)
-    return pa.table(arrays).replace_schema_metadata({LABEL_CONFIG_KEY: canonical_json(asdict(cfg)).encode()})
+    interval = infer_interval_seconds(columns["time"])
+    return pa.table(arrays).replace_schema_metadata({LABEL_CONFIG_KEY: canonical_json(asdict(cfg)).encode(),
+                                                     BAR_INTERVAL_KEY: str(interval).encode()})
 
 
 def write_dataset(columns: dict[str, np.ndarray], path: str, cfg: LabelConfig) -> None:
@@ -78,17 +100,35 @@ def write_dataset(columns: dict[str, np.ndarray], path: str, cfg: LabelConfig) -
         pq.write_table(columns_to_arrow(columns, cfg), tmp, compression="zstd", write_statistics=False)
 
 
-def read_label_config(path: str) -> LabelConfig:
-    """The label config a dataset file was built with."""
+def _schema_metadata(path: str, key: bytes, what: str) -> bytes:
     try:
         metadata = pq.read_schema(path).metadata or {}
     except FileNotFoundError:
         raise InputError(f"dataset not found: {path} (run `dvc repro dataset` or `python -m gx1.dataset`)") from None
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"cannot read dataset {path}: {exc}") from None
-    if LABEL_CONFIG_KEY not in metadata:
-        raise InputError(f"dataset {path} carries no label config: rebuild it with `python -m gx1.dataset`")
-    return LabelConfig(**json.loads(metadata[LABEL_CONFIG_KEY]))
+        raise InputError(f"cannot read dataset {path}: {printable(exc)}") from None
+    if key not in metadata:
+        raise InputError(f"dataset {path} carries no {what}: rebuild it with `python -m gx1.dataset`")
+    return metadata[key]
+
+
+def read_label_config(path: str) -> LabelConfig:
+    """The label config a dataset file was built with (validated like the command-line knobs)."""
+    raw = _schema_metadata(path, LABEL_CONFIG_KEY, "label config")
+    try:
+        cfg = LabelConfig(**json.loads(raw))
+    except (UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
+        raise InputError(f"dataset {path}: its label config is not valid ({printable(exc)[:200]}): rebuild it with "
+                         "`python -m gx1.dataset`") from None
+    return validate_label_config(cfg)
+
+
+def read_bar_interval_seconds(path: str) -> int:
+    """The bar interval of the bars a dataset file was built from."""
+    raw = _schema_metadata(path, BAR_INTERVAL_KEY, "bar interval")
+    if not raw.isdigit() or not 0 < int(raw) <= 86_400 * 7:
+        raise InputError(f"dataset {path}: bar interval {printable(raw)[:40]} is not a number of seconds: rebuild it")
+    return int(raw)
 
 
 def read_dataset(path: str, columns: list[str] | None = None) -> dict[str, np.ndarray]:
@@ -110,18 +150,22 @@ def read_dataset(path: str, columns: list[str] | None = None) -> dict[str, np.nd
 
 
 def label_config_from_args(args: argparse.Namespace) -> LabelConfig:
-    return LabelConfig(horizon_bars=args.horizon_bars, early_bars=args.early_bars, early_move_atr=args.early_move_atr,
-                       seq_len=args.seq_len, max_gap_minutes=args.max_gap_minutes)
+    return validate_label_config(LabelConfig(
+        horizon_bars=args.horizon_bars, early_bars=args.early_bars, early_move_atr=args.early_move_atr,
+        quality_clip=args.quality_clip, seq_len=args.seq_len, max_gap_minutes=args.max_gap_minutes))
 
 
 def add_label_args(parser: argparse.ArgumentParser) -> None:
+    """The label knobs, their defaults from LabelConfig and their ranges from LABEL_LIMITS."""
     defaults = LabelConfig()
-    parser.add_argument("--seq_len", type=int, default=defaults.seq_len, help="sequence window required for eligibility")
-    parser.add_argument("--horizon_bars", type=int, default=defaults.horizon_bars, help="label horizon H")
-    parser.add_argument("--early_bars", type=int, default=defaults.early_bars, help="early-move window E")
-    parser.add_argument("--early_move_atr", type=float, default=defaults.early_move_atr, help="early move in ATR units")
-    parser.add_argument("--max_gap_minutes", type=float, default=defaults.max_gap_minutes,
-                        help="a longer time step inside the window or horizon makes a row ineligible")
+    helps = {"seq_len": "sequence window required for eligibility", "horizon_bars": "label horizon H",
+             "early_bars": "early-move window E", "early_move_atr": "early move in ATR units",
+             "quality_clip": "y_quality is clipped to +-this (ATR units)",
+             "max_gap_minutes": "a longer time step inside the window or horizon makes a row ineligible"}
+    for name, text in helps.items():
+        kind, low, high = LABEL_LIMITS[name]
+        parser.add_argument(f"--{name}", type=number_in(kind, low, high), default=getattr(defaults, name),
+                            help=f"{text} (default: %(default)s)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,10 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bars", required=True, help="bars file (parquet or CSV)")
     parser.add_argument("--out", required=True, help="dataset parquet to write")
     parser.add_argument("--stats", help="JSON file for rows / eligible rows / eligibility rate")
-    parser.add_argument("--point_size", type=float, default=0.01, help="MT5 spread point size in price units")
+    parser.add_argument("--point_size", type=number_in(float, 1e-12, 1e6, low_open=True), default=0.01,
+                        help="MT5 spread point size in price units (default: %(default)s)")
     add_label_args(parser)
     args = parser.parse_args(argv)
     cfg = label_config_from_args(args)
+    check_output_file(args.out, args.bars)
+    if args.stats:
+        check_output_file(args.stats, args.bars)
     start = time.perf_counter()
     bars = load_bars(args.bars, point_size=args.point_size)
     columns = build_dataset(bars, cfg)

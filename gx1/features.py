@@ -199,7 +199,7 @@ def compute_features(bars: dict) -> dict[str, np.ndarray]:
     feats["trend_regime"] = trend_regime.astype(np.int64)
     feats["day_of_week"] = day_of_week.astype(np.int64)
     feats["spread_regime"] = spread_regime.astype(np.int64)
-    feats["_atr"] = atr
+    feats["atr"] = atr
     return feats
 
 
@@ -237,8 +237,10 @@ def compute_eligibility(bars: dict, feats: dict, labels: dict, cfg: LabelConfig)
     """Rows with full feature/sequence history, all label bars, no long gap in window or horizon, ATR > 0."""
     n = len(bars["close"])
     time_ns = np.asarray(bars["time"]).astype("datetime64[ns]").astype(np.int64)
-    seq_ok = np.all(np.isfinite(np.column_stack([feats[k] for k in SEQ_FEATURES])), axis=1)
-    snap_ok = np.all(np.isfinite(np.column_stack([feats[k] for k in SNAP_FEATURES + CTX_CONT_FEATURES])), axis=1)
+    # finite as stored (float32): a float64 value beyond float32's range would become inf in the dataset
+    seq_ok = np.all(np.isfinite(np.column_stack([feats[k] for k in SEQ_FEATURES]).astype(np.float32)), axis=1)
+    snap_ok = np.all(np.isfinite(np.column_stack([feats[k] for k in SNAP_FEATURES + CTX_CONT_FEATURES]).astype(np.float32)),
+                     axis=1)
     labels_ok = np.all(np.isfinite(np.column_stack([labels[k] for k in LABEL_COLUMNS])), axis=1)
     back = cfg.seq_len - 1
     history_ok = (np.arange(n) >= back) & (_window_count(~seq_ok, back, 0) == 0)
@@ -249,5 +251,6 @@ def compute_eligibility(bars: dict, feats: dict, labels: dict, cfg: LabelConfig)
     gaps_in_window = _window_count(gap_flag, back - 1, 0) if back >= 1 else np.zeros(n, dtype=np.int64)
     gaps_in_horizon = _window_count(np.concatenate([gap_flag[1:], [False]]), 0, cfg.horizon_bars - 1)
     horizon_ok = np.arange(n) + cfg.horizon_bars < n
-    atr_ok = np.nan_to_num(feats["_atr"], nan=0.0) > 0
+    atr = feats["atr"].astype(np.float32)
+    atr_ok = np.isfinite(atr) & (atr > 0)
     return history_ok & snap_ok & labels_ok & horizon_ok & atr_ok & (gaps_in_window == 0) & (gaps_in_horizon == 0)

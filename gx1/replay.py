@@ -1,10 +1,12 @@
 """Replay a window of bars through an entry_v10 bundle: candidates, trades and entry quality (plan §5B).
 
 Run (once per bundle; the window defaults to the last 7 days of the data):
-    ENTRY_CONTEXT_FEATURES_ENABLED=true python3 -m gx1.replay --bundle_dir models/entry_v10_ctx/bundle \
+    python3 -m gx1.replay --bundle_dir models/entry_v10_ctx/bundle \
         --data data/entry_v9/full_2025.parquet --out_dir reports/replay
-    ENTRY_CONTEXT_FEATURES_ENABLED=true python3 -m gx1.replay --bundle_dir models/entry_v10_ctx/bundle \
+    python3 -m gx1.replay --bundle_dir models/entry_v10_ctx/bundle \
         --bars my_xauusd_m5.csv --out_dir reports/replay_mine --start 2025-12-01 --end 2025-12-08
+
+The variant (v10_ctx or v10) comes from the bundle; ENTRY_CONTEXT_FEATURES_ENABLED, when set, must agree.
 
 With ``--bars`` the features are built over the whole bars file with the bundle's own label config
 and then windowed, so every number equals the dataset's. The model scores every eligible bar of the
@@ -23,29 +25,36 @@ window runs past the end of the data is kept in the counts, written with NaN qua
 quality statistics and counted in ``n_trades_quality_incomplete``. Without trades the counts are 0 and
 the statistics null (not an error).
 
-Outputs in out_dir (written atomically): replay.json (deterministic metrics), outputs.tsv (per
-eligible bar: logits, probabilities, candidate side, trade flag), trades.tsv, trades_mae_mfe.tsv and
-cumulative.tsv (plot data). Exit 0; 2 with one line for bad usage, an ENTRY_CONTEXT_FEATURES_ENABLED
-that disagrees with the bundle, a feature contract mismatch, a bundle that fails verification, or an
-empty window / a window without eligible bars.
+Outputs in out_dir, written as one set (built in a staging folder and swapped in, so a reader sees
+the old set or the new one): replay.json (deterministic metrics), outputs.tsv (per eligible bar:
+logits, probabilities, candidate side, trade flag), trades.tsv, trades_mae_mfe.tsv and cumulative.tsv
+(plot data). Exit 0; 2 with one line for bad usage, an ENTRY_CONTEXT_FEATURES_ENABLED that disagrees
+with the bundle, a feature contract mismatch (bar interval included), a bundle that fails
+verification, or an empty window / a window without eligible bars; 1 when the model's outputs are not
+finite.
 """
 from __future__ import annotations
 
 import argparse
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from gx1.bars import load_bars
-from gx1.common import ArgumentParser, CheckFailed, InputError, number_in, run_cli, write_json, write_tsv
-from gx1.contract import build_contract, contract_hash
-from gx1.dataset import build_dataset, read_dataset, read_label_config
+from gx1.bars import infer_interval_seconds, load_bars
+from gx1.common import (
+    ArgumentParser, CheckFailed, InputError, number_in, pretty_json, replace_dir, run_cli, staging_dir, tsv_bytes,
+    atomic_write_bytes,
+)
+from gx1.contract import build_contract, contract_hash, dataset_contract
+from gx1.dataset import build_dataset, read_dataset, read_label_config, validate_label_config
 from gx1.features import LabelConfig
-from gx1.models.entry_v10.entry_v10_ctx_train import CONTEXT_ENV, context_enabled_from_env
-from gx1.runtime import LoadedBundle, load_bundle
+from gx1.models.entry_v10.bundle_io import Bundle, load_bundle
+from gx1.models.entry_v10.inputs import OUTPUT_COLUMNS
+from gx1.models.entry_v10.variant import CONTEXT_ENV, context_from_env
 
-OUTPUT_COLUMNS = ("direction_logit", "early_move_logit", "quality")
+OUTPUT_FILES = ("replay.json", "outputs.tsv", "trades.tsv", "trades_mae_mfe.tsv", "cumulative.tsv")
 QUALITY_KEYS = ("mae_bps", "mfe_bps", "mae_atr", "mfe_atr")
 
 
@@ -170,31 +179,36 @@ def window_bounds(time: np.ndarray, cfg: ReplayConfig) -> tuple[int, int]:
     return lo, max(lo, hi)
 
 
-def _contract_mismatch(source: str, data_hash: str, bundle: LoadedBundle, fix: str) -> InputError:
-    return InputError(f"feature contract mismatch: {source} has contract hash {data_hash}, bundle {bundle.directory} "
-                      f"has {bundle.contract_hash}: {fix}")
+def _check_contract(source: str, contract: dict, bundle: Bundle, fix: str) -> None:
+    """Refuse data whose contract (features, labels, bar interval) is not the bundle's, naming the difference."""
+    data_hash = contract_hash({"contract": contract})
+    if data_hash == bundle.contract_hash:
+        return
+    theirs = bundle.feature_meta["contract"]
+    differing = sorted(k for k in set(contract) | set(theirs) if contract.get(k) != theirs.get(k))
+    detail = "; ".join(f"{k}: {contract.get(k)} vs {theirs.get(k)}" for k in differing)[:300]
+    raise InputError(f"feature contract mismatch: {source} has contract hash {data_hash}, bundle {bundle.directory} has "
+                     f"{bundle.contract_hash} (differs in {detail}): {fix}")
 
 
-def load_columns(cfg: ReplayConfig, bundle: LoadedBundle) -> dict[str, np.ndarray]:
+def load_columns(cfg: ReplayConfig, bundle: Bundle) -> dict[str, np.ndarray]:
     """Dataset columns (from --data, or built from --bars with the bundle's label config), contract-checked."""
     if cfg.data:
         label_config = read_label_config(cfg.data)
-        data_hash = contract_hash({"contract": build_contract(asdict(label_config))})
-        if data_hash != bundle.contract_hash:
-            raise _contract_mismatch(f"data {cfg.data}", data_hash, bundle, "replay the dataset the bundle was "
-                                     "trained on, or use --bars to featurise bars with the bundle's config")
+        data_contract = dataset_contract(cfg.data)
+        _check_contract(f"data {cfg.data}", data_contract, bundle, "replay the dataset the bundle was trained on, or use "
+                        "--bars to featurise bars with the bundle's config")
         columns = read_dataset(cfg.data)
     else:
         try:
-            label_config = LabelConfig(**bundle.feature_meta["label_config"])
+            label_config = validate_label_config(LabelConfig(**bundle.feature_meta["label_config"]))
         except (KeyError, TypeError) as exc:
             raise InputError(f"bundle {bundle.directory} feature meta has no usable label_config ({exc}): "
                              "replay with --data, or rebuild the bundle") from None
-        data_hash = contract_hash({"contract": build_contract(asdict(label_config))})
-        if data_hash != bundle.contract_hash:
-            raise _contract_mismatch("the features this code builds", data_hash, bundle,
-                                     "use the code version the bundle was trained with")
-        columns = build_dataset(load_bars(cfg.bars), label_config)
+        bars = load_bars(cfg.bars)
+        _check_contract(f"bars {cfg.bars}", build_contract(asdict(label_config), infer_interval_seconds(bars["time"])), bundle,
+                        "replay bars of the interval the bundle was trained on, with the code version it was trained with")
+        columns = build_dataset(bars, label_config)
     if bundle.seq_len > label_config.seq_len:
         raise InputError(f"bundle seq_len {bundle.seq_len} exceeds the window the data's eligibility was built for "
                          f"({label_config.seq_len}): rebuild the dataset with --seq_len {bundle.seq_len}")
@@ -226,16 +240,18 @@ def window_rows(columns: dict[str, np.ndarray], cfg: ReplayConfig) -> tuple[int,
 # ----------------------------------------------------------------------------- the replay
 
 
-def replay(cfg: ReplayConfig, context_enabled: bool) -> ReplayResult:
-    """Load and check the bundle and the data, score the window, apply the policy, measure entry quality."""
+def replay(cfg: ReplayConfig, context_enabled: bool | None = None) -> ReplayResult:
+    """Load and check the bundle and the data, score the window, apply the policy, measure entry quality.
+
+    ``context_enabled`` (from ENTRY_CONTEXT_FEATURES_ENABLED; None when unset) must agree with the bundle."""
     try:
         bundle = load_bundle(cfg.bundle_dir)
-    except (InputError, CheckFailed) as exc:
+    except InputError as exc:
         raise InputError(f"bundle {cfg.bundle_dir} failed verification: {exc}") from None
-    supports = bool(bundle.metadata.get("supports_context_features"))
-    if supports != context_enabled:
-        raise InputError(f"{CONTEXT_ENV} is {'true' if context_enabled else 'false/unset'} but bundle {cfg.bundle_dir} "
-                         f"has supports_context_features={str(supports).lower()}: set {CONTEXT_ENV}={str(supports).lower()}")
+    if context_enabled is not None and context_enabled != bundle.use_context:
+        raise InputError(f"{CONTEXT_ENV} is {str(context_enabled).lower()} but bundle {cfg.bundle_dir} has "
+                         f"supports_context_features={str(bundle.use_context).lower()}: set "
+                         f"{CONTEXT_ENV}={str(bundle.use_context).lower()} or unset it")
     horizon = int(bundle.feature_meta["contract"]["labels"]["horizon_bars"])
     hold_bars = cfg.hold_bars or horizon
     columns = load_columns(cfg, bundle)
@@ -244,6 +260,10 @@ def replay(cfg: ReplayConfig, context_enabled: bool) -> ReplayResult:
     first = max(0, lo - (bundle.seq_len - 1))  # the history the window's sequences need; scaling is per row
     inputs = bundle.model_inputs({name: values[first:hi] for name, values in columns.items()})
     outputs = bundle.predict(inputs, rows - first)
+    if not np.isfinite(outputs).all():
+        bad = int(np.argmax(~np.isfinite(outputs).all(axis=1)))
+        raise CheckFailed(f"the model gave non-finite outputs (first at {_iso(time[rows[bad]:rows[bad] + 1])[0]}): "
+                          "no report written; check the bars there and the bundle's scalers")
     p_dir, p_early = sigmoid(outputs[:, 0]), sigmoid(outputs[:, 1])
     side = candidate_sides(p_dir, p_early, cfg.dir_threshold, cfg.early_threshold)
     candidates = np.flatnonzero(side)
@@ -279,35 +299,63 @@ def _fmt(values: np.ndarray, spec: str = "%.9g") -> np.ndarray:
     return np.char.mod(spec, np.asarray(values))
 
 
-def write_outputs(result: ReplayResult, out_dir: str | Path) -> None:
-    """outputs.tsv, trades.tsv, trades_mae_mfe.tsv, cumulative.tsv, then replay.json (each atomically)."""
-    out = Path(out_dir)
+def output_files(result: ReplayResult) -> dict[str, bytes]:
+    """replay.json, outputs.tsv, trades.tsv, trades_mae_mfe.tsv and cumulative.tsv, in memory."""
     trades, quality = result.trade_index, result.quality
     is_trade = np.zeros(len(result.rows), dtype=np.int8)
     is_trade[trades] = 1
-    write_tsv(out / "outputs.tsv", {
-        "row": result.rows, "time": _iso(result.times),
-        **{name: _fmt(result.outputs[:, i]) for i, name in enumerate(OUTPUT_COLUMNS)},
-        "p_dir": _fmt(result.p_dir, "%.12g"), "p_early": _fmt(result.p_early, "%.12g"),
-        "candidate_side": result.side, "trade": is_trade})
     side_name = np.where(result.side[trades] > 0, "long", "short")
     against = np.where(quality["complete"], quality["goes_against_us"].astype(np.int8).astype(str), "nan")
-    write_tsv(out / "trades.tsv", {
-        "time": _iso(result.times[trades]), "row": result.rows[trades], "side": side_name, "entry": _fmt(quality["entry"]),
-        "p_dir": _fmt(result.p_dir[trades], "%.6f"), "p_early": _fmt(result.p_early[trades], "%.6f"),
-        **{key: _fmt(quality[key], "%.6f") for key in QUALITY_KEYS}, "goes_against_us": against})
     complete = quality["complete"]
-    write_tsv(out / "trades_mae_mfe.tsv", {
-        "trade": np.flatnonzero(complete), "side": side_name[complete],
-        **{key: _fmt(quality[key][complete], "%.6f") for key in QUALITY_KEYS}})
     lo = result.window_first_row
     per_bar = np.zeros((2, len(result.window_time)), dtype=np.int64)
     np.add.at(per_bar[0], result.rows[result.side != 0] - lo, 1)
     np.add.at(per_bar[1], result.rows[trades] - lo, 1)
     cumulative = per_bar.cumsum(axis=1)
-    write_tsv(out / "cumulative.tsv", {"bar": np.arange(len(result.window_time)), "time": _iso(result.window_time),
-                                       "cumulative_candidates": cumulative[0], "cumulative_trades": cumulative[1]})
-    write_json(out / "replay.json", result.summary)
+    return {
+        "outputs.tsv": tsv_bytes({
+            "row": result.rows, "time": _iso(result.times),
+            **{name: _fmt(result.outputs[:, i]) for i, name in enumerate(OUTPUT_COLUMNS)},
+            "p_dir": _fmt(result.p_dir, "%.12g"), "p_early": _fmt(result.p_early, "%.12g"),
+            "candidate_side": result.side, "trade": is_trade}),
+        "trades.tsv": tsv_bytes({
+            "time": _iso(result.times[trades]), "row": result.rows[trades], "side": side_name, "entry": _fmt(quality["entry"]),
+            "p_dir": _fmt(result.p_dir[trades], "%.6f"), "p_early": _fmt(result.p_early[trades], "%.6f"),
+            **{key: _fmt(quality[key], "%.6f") for key in QUALITY_KEYS}, "goes_against_us": against}),
+        "trades_mae_mfe.tsv": tsv_bytes({
+            "trade": np.flatnonzero(complete), "side": side_name[complete],
+            **{key: _fmt(quality[key][complete], "%.6f") for key in QUALITY_KEYS}}),
+        "cumulative.tsv": tsv_bytes({"bar": np.arange(len(result.window_time)), "time": _iso(result.window_time),
+                                     "cumulative_candidates": cumulative[0], "cumulative_trades": cumulative[1]}),
+        "replay.json": pretty_json(result.summary).encode(),
+    }
+
+
+def _owned(directory: Path) -> bool:
+    return {p.name for p in directory.iterdir()} <= set(OUTPUT_FILES)
+
+
+def check_out_dir(out_dir: str | Path) -> None:
+    """The out_dir may be created, or replaced when it holds only replay outputs."""
+    out = Path(out_dir)
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise InputError(f"--out_dir {out} exists and is not a directory: choose another --out_dir")
+    if out.is_dir() and not _owned(out):
+        raise InputError(f"refusing to replace --out_dir {out}: it holds files other than replay outputs "
+                         f"({', '.join(OUTPUT_FILES)}); choose another --out_dir")
+
+
+def write_outputs(result: ReplayResult, out_dir: str | Path) -> None:
+    """Every output file, swapped in as one set: a reader (or a kill) sees all old or all new."""
+    out = Path(out_dir)
+    check_out_dir(out)
+    staging = staging_dir(out)
+    try:
+        for name, blob in output_files(result).items():
+            atomic_write_bytes(staging / name, blob)
+        replace_dir(staging, out, _owned)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------- command line
@@ -348,8 +396,8 @@ def parse_args(argv: list[str] | None) -> ReplayConfig:
 
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
-    context_enabled = context_enabled_from_env()
-    result = replay(cfg, context_enabled)
+    check_out_dir(cfg.out_dir)
+    result = replay(cfg, context_from_env(default=None))
     write_outputs(result, cfg.out_dir)
     s = result.summary
     quality = s["entry_quality"]

@@ -22,7 +22,7 @@ import datetime as dt
 import numpy as np
 
 from gx1.bars import validate_bars, write_bars_parquet
-from gx1.common import ArgumentParser, InputError, run_cli
+from gx1.common import ArgumentParser, InputError, check_output_file, number_in, run_cli
 
 START_PRICE = 2600.0
 ANNUAL_DRIFT = 0.10
@@ -159,11 +159,12 @@ def generate_gold_bars(year: int = 2025, seed: int = 20250101, interval_minutes:
 
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m gx1.synth", description="Write deterministic gold-like bars for one year.")
-    parser.add_argument("--year", type=int, default=2025, help="calendar year (default 2025)")
-    parser.add_argument("--seed", type=int, default=20250101, help="random seed (default 20250101)")
+    parser.add_argument("--year", type=number_in(int, 1971, 2261), default=2025, help="calendar year (default 2025)")
+    parser.add_argument("--seed", type=number_in(int, 0, 2**63 - 1), default=20250101, help="random seed (default 20250101)")
     parser.add_argument("--interval_minutes", type=int, default=5, help="bar interval in minutes, must divide 60 (default 5)")
     parser.add_argument("--out", required=True, help="bars parquet to write")
     args = parser.parse_args(argv)
+    check_output_file(args.out)
 
     bars = generate_gold_bars(args.year, args.seed, args.interval_minutes)
     validate_bars(bars)

@@ -2,61 +2,43 @@
 
 Run (the plan's command; the script is a thin wrapper over this module):
     python3 scripts/verify_entry_v10_ctx_bundle.py --bundle_dir models/entry_v10_ctx/bundle \
-        --expected_hash 93ab1d31534f2dc7 [--report reports/verify.json]
+        --expected_hash <hash printed by training> [--report reports/verify.json]
     python3 -m gx1.verify --bundle_dir models/entry_v10_ctx/bundle   # expected hash: the pipeline's feature meta
 
-One line per check: ``PASS name: values seen`` or ``FAIL name: values seen (expected ...)``.
-Exit 0 all passed, 1 a check failed, 2 bad usage or an unreadable bundle (no such directory, no
-readable manifest.json). ``--report`` writes the results as JSON (no timestamps: a DVC metric).
+One line per check: ``PASS name: values seen`` or ``FAIL name: values seen (expected ...)``; every
+value read from the bundle is printed escaped (a file name cannot forge a line). Then an ``INFO
+environment`` line when the bundle was made under other settings than this machine's (reported,
+not failed). Exit 0 all passed, 1 a check failed, 2 bad usage or an unreadable bundle (no such
+directory, no readable manifest.json).
 
-Safe loading: the manifest check reads every listed file once and hashes those bytes; later checks
-use exactly those bytes. What builds or loads something runs only on files whose sha256 matched
-the manifest: the model (from bundle_metadata.json's model_config), the scalers (pickles,
-unpickled) and the weights (``torch.load(weights_only=True)``). JSON values are only compared,
-so they are parsed and reported even from a file that did not match.
-
-Unlisted files: a runtime loads only the listed names, but an unlisted file it *could* load
-(``LOADABLE_SUFFIXES``, anywhere in the tree) fails the manifest check, except what a training
-out_dir carries beside its bundle: ``metrics.json``, ``reproducible_metrics.json`` and the ``checkpoints/`` folder (resume state,
-read only by the trainer, removed when training finishes). run_log.txt and *.tsv curves are not
-loadable, so they are allowed like any other unlisted file; allowed extras are named in the detail.
+This module holds checks only: each is a pure function of the bytes ``bundle_io.open_bundle`` read
+once, and loads what it needs through ``bundle_io``'s plain loaders (nothing is kept between checks,
+so their order does not matter). A problem in a bundle file is a FAIL; any other exception is a bug
+and crashes. Unlisted files: a runtime loads only the bundle files, but any other file it *could*
+load (``bundle_io.LOADABLE_SUFFIXES``, anywhere in the tree) fails the manifest check, except a
+training out_dir's own reports (metrics JSON), which are named in the detail.
 """
 from __future__ import annotations
 
-import io
 import json
 import math
-import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import joblib
 import torch
-from sklearn.preprocessing import StandardScaler
 
-from gx1.common import ArgumentParser, CheckFailed, InputError, read_json, run_cli, sha256_bytes, write_json
-from gx1.contract import contract_hash, contract_part
-from gx1.models.entry_v10 import bundle_files as bf
-from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
+from gx1.common import ArgumentParser, CheckFailed, InputError, printable, read_json, run_cli, write_json
+from gx1.contract import META_NAME, contract_hash
+from gx1.models.entry_v10 import bundle_io as bio
+from gx1.models.entry_v10.variant import variant_facts
 
 DEFAULT_FEATURE_META = "gx1/models/entry_v9/nextgen_2020_2025_clean/entry_v9_feature_meta.json"
-MANIFEST_FORMAT = "gx1-bundle/1"
-PLAN_VALUES = {"supports_context_features": True, "expected_ctx_cat_dim": 5, "expected_ctx_cont_dim": 2,
-               "model_variant": "v10_ctx"}  # §5A "Must pass"
-# The same checks for a bundle trained without context (ENTRY_CONTEXT_FEATURES_ENABLED=false), with --expect_context false.
-NO_CONTEXT_VALUES = {"supports_context_features": False, "expected_ctx_cat_dim": 0, "expected_ctx_cont_dim": 0,
-                     "model_variant": "v10"}
-GOLDEN_ATOL = 1e-5  # a CUDA-trained bundle checked on CPU, or another thread count, differs by ~1e-7
-LOADABLE_SUFFIXES = frozenset({".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".onnx", ".joblib", ".pkl", ".pickle",
-                               ".npz", ".npy", ".json"})
-ALLOWED_EXTRA_FILES = frozenset({"metrics.json", "reproducible_metrics.json"})  # training reports, never loaded by a runtime
-ALLOWED_EXTRA_DIRS = frozenset({"checkpoints"})     # training resume state
+PLAN_KEYS = ("supports_context_features", "expected_ctx_cat_dim", "expected_ctx_cont_dim", "model_variant")
+GOLDEN_ATOL = 1e-5  # a CUDA-trained bundle checked on CPU differs by ~1e-7
 HASH_PATTERN = re.compile(r"[0-9a-f]{16}")
-JSON_FILES = (bf.METADATA, bf.TRAIN_CONFIG, bf.META_NAME, bf.GOLDEN)
 MAX_LISTED = 10
-
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -66,123 +48,39 @@ class CheckResult:
 
     @property
     def line(self) -> str:
-        return f"{'PASS' if self.passed else 'FAIL'} {self.name}: {self.detail}"
+        return printable(f"{'PASS' if self.passed else 'FAIL'} {self.name}: {self.detail}")
 
 
-@dataclass
-class BundleContents:
-    """A bundle as the checks read it; loaded objects stay None until the check that loads them passes."""
-
-    directory: Path
-    manifest_files: dict[str, dict]
-    manifest_format: Any = None
-    blobs: dict[str, bytes] = field(default_factory=dict)     # listed files, as the manifest check read them
-    verified: set[str] = field(default_factory=set)           # names whose bytes match the manifest sha256
-    documents: dict[str, Any] = field(default_factory=dict)   # parsed JSON files and the hash file's text
-    unreadable: dict[str, str] = field(default_factory=dict)  # name -> why it could not be read
-    contract_hash: str | None = None
-    skeleton: EntryV10Model | None = None                     # rebuilt from model_config, weights not loaded
-    model: EntryV10Model | None = None                        # weights loaded strictly, eval mode
-    seq_scaler: StandardScaler | None = None
-    snap_scaler: StandardScaler | None = None
-
-    def document(self, name: str) -> Any:
-        """A parsed file; raises _Unreadable (reported as the check's FAIL) when it is missing or invalid."""
-        if name not in self.documents:
-            raise _Unreadable(f"{name} {self.unreadable.get(name, 'was not read')}")
-        return self.documents[name]
-
-    def verified_blob(self, name: str) -> bytes | None:
-        """The bytes of a file whose sha256 matched the manifest, else None (never unpickle those)."""
-        return self.blobs[name] if name in self.verified else None
+Check = Callable[[bio.OpenedBundle], CheckResult]
 
 
-class _Unreadable(Exception):
-    """A file a check needs is missing or not valid JSON."""
-
-
-def open_bundle(bundle_dir: str | Path) -> BundleContents:
-    """Read manifest.json; InputError (exit 2) when the directory or its manifest cannot be read."""
-    directory = Path(bundle_dir)
-    if not directory.is_dir():
-        raise InputError(f"bundle directory not found: {directory} (pass the out_dir of training or of gx1.bundle)")
-    manifest_path = directory / bf.MANIFEST
-    if not manifest_path.is_file():
-        raise InputError(f"bundle {directory} has no {bf.MANIFEST}: not a complete bundle (finish training or rerun gx1.bundle)")
-    manifest = read_json(manifest_path, "bundle manifest")
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    if not isinstance(files, dict) or not all(isinstance(e, dict) and isinstance(e.get("sha256"), str) for e in files.values()):
-        raise InputError(f"{manifest_path} is not a bundle manifest (needs files: {{name: {{sha256}}}}): rerun gx1.bundle")
-    return BundleContents(directory=directory, manifest_files=files, manifest_format=manifest.get("format"))
-
-
-def check_manifest(contents: BundleContents) -> CheckResult:
-    """Every bundle file listed, present, sha256 as listed; no unlisted file a runtime could load."""
-    directory, files = contents.directory, contents.manifest_files
-    problems = [f"{name} not listed" for name in bf.BUNDLE_FILES if name not in files]
-    problems += [f"unknown listed file {name!r}" for name in sorted(files) if name not in bf.BUNDLE_FILES]
-    for name in sorted(set(files) & set(bf.BUNDLE_FILES)):
-        path = directory / name
-        if not path.is_file():
-            problems.append(f"{name} missing")
-            contents.unreadable[name] = "is missing"
-            continue
-        blob = contents.blobs[name] = path.read_bytes()
-        actual, listed = sha256_bytes(blob), files[name]["sha256"]
-        if actual == listed:
-            contents.verified.add(name)
-        else:
-            problems.append(f"{name} sha256 {actual[:16]}... != listed {listed[:16]}...")
-    loadable, allowed = _unlisted_files(directory, set(files) | {bf.MANIFEST})
-    problems += [f"unlisted loadable file {name}" for name in loadable]
-    if contents.manifest_format != MANIFEST_FORMAT:
-        problems.append(f"format {_show(contents.manifest_format)} is not {MANIFEST_FORMAT}")
-    _parse_documents(contents)
-    extras = f"; extras allowed: {_names(allowed)}" if allowed else ""
+def check_manifest(opened: bio.OpenedBundle) -> CheckResult:
+    """Every bundle file listed, present, a regular file, sha256 as listed; nothing else listed; no unlisted
+    file a runtime could load."""
+    problems = [f"{name} not listed" for name in bio.BUNDLE_FILES if name not in opened.listed]
+    problems += [f"unknown listed file {_show(name)}" for name in opened.unlisted]
+    problems += [f"{name} {why}" for name, why in sorted(opened.unreadable.items())]
+    problems += [f"{name} sha256 does not match the manifest" for name in sorted(opened.blobs)
+                 if name in opened.listed and name not in opened.verified]
+    problems += [f"unlisted loadable file {_show(name)}" for name in bio.loadable_extras(opened)]
+    if opened.manifest_format != bio.MANIFEST_FORMAT:
+        problems.append(f"format {_show(opened.manifest_format)} is not {bio.MANIFEST_FORMAT}")
+    allowed = [name for name in opened.extras if name not in bio.loadable_extras(opened)]
+    extras = f"; other files: {_names([_show(n) for n in allowed])}" if allowed else ""
     if problems:
         return CheckResult("manifest", False, f"{_names(problems, '; ')}{extras} (expected every bundle file listed, "
                                               f"present, sha256 as listed, no unlisted loadable file)")
-    return CheckResult("manifest", True, f"{len(files)} files, sha256 as listed{extras}")
+    return CheckResult("manifest", True, f"{len(opened.listed)} files, sha256 as listed{extras}")
 
 
-def _unlisted_files(directory: Path, listed: set[str]) -> tuple[list[str], list[str]]:
-    """(unlisted files a runtime could load, unlisted files allowed), as sorted relative paths."""
-    loadable, allowed = [], []
-    for root, _, filenames in os.walk(directory):  # symlinked folders are not followed
-        for filename in filenames:
-            relative = (Path(root) / filename).relative_to(directory)
-            name = relative.as_posix()
-            if name in listed:
-                continue
-            exempt = name in ALLOWED_EXTRA_FILES or relative.parts[0] in ALLOWED_EXTRA_DIRS
-            (loadable if relative.suffix.lower() in LOADABLE_SUFFIXES and not exempt else allowed).append(name)
-    return sorted(loadable), sorted(allowed)
-
-
-def _parse_documents(contents: BundleContents) -> None:
-    for name in JSON_FILES + (bf.HASH_FILE,):
-        if name not in contents.blobs:
-            contents.unreadable.setdefault(name, "is missing")
-            continue
-        try:
-            text = contents.blobs[name].decode("utf-8")
-            contents.documents[name] = text.strip() if name == bf.HASH_FILE else json.loads(text)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            contents.unreadable[name] = f"is not valid {'text' if name == bf.HASH_FILE else 'JSON'} ({exc})"
-            continue
-        if name != bf.HASH_FILE and not isinstance(contents.documents[name], dict):
-            contents.unreadable[name] = "is not a JSON object"
-            del contents.documents[name]
-
-
-def plan_value_check(key: str, context: bool = True) -> Callable[[BundleContents], CheckResult]:
+def plan_value_check(key: str, context: bool = True) -> Check:
     """One of the §5A checks on a bundle_metadata.json value (JSON type included: 5.0 is not 5)."""
-    expected = (PLAN_VALUES if context else NO_CONTEXT_VALUES)[key]
+    expected = variant_facts(context, 5, 2)[key]
 
-    def check(contents: BundleContents) -> CheckResult:
-        metadata = contents.document(bf.METADATA)
+    def check(opened: bio.OpenedBundle) -> CheckResult:
+        metadata = opened.document(bio.METADATA)
         if key not in metadata:
-            return CheckResult(key, False, f"absent from {bf.METADATA} (expected {_show(expected)})")
+            return CheckResult(key, False, f"absent from {bio.METADATA} (expected {_show(expected)})")
         seen = metadata[key]
         if type(seen) is type(expected) and seen == expected:
             return CheckResult(key, True, _show(seen))
@@ -190,150 +88,91 @@ def plan_value_check(key: str, context: bool = True) -> Callable[[BundleContents
     return check
 
 
-def hash_check(expected_hash: str) -> Callable[[BundleContents], CheckResult]:
+def hash_check(expected_hash: str) -> Check:
     """§5A: feature_contract_hash.txt and bundle_metadata.json both name the expected contract."""
-    def check(contents: BundleContents) -> CheckResult:
-        seen = {bf.HASH_FILE: contents.document(bf.HASH_FILE),
-                bf.METADATA: contents.document(bf.METADATA).get("feature_contract_hash")}
-        values = set(map(str, seen.values()))
-        detail = (f"{values.pop()} ({bf.HASH_FILE} and {bf.METADATA})" if len(values) == 1
+    def check(opened: bio.OpenedBundle) -> CheckResult:
+        seen = {bio.HASH_FILE: opened.hash_text(), bio.METADATA: opened.document(bio.METADATA).get("feature_contract_hash")}
+        values = {_show(v) for v in seen.values()}
+        detail = (f"{values.pop()} ({bio.HASH_FILE} and {bio.METADATA})" if len(values) == 1
                   else ", ".join(f"{k} {_show(v)}" for k, v in seen.items()))
         passed = all(v == expected_hash for v in seen.values())
         return CheckResult("feature_contract_hash", passed, detail if passed else f"{detail} (expected {expected_hash})")
     return check
 
 
-def check_contract(contents: BundleContents) -> CheckResult:
-    """The feature meta's recomputed contract hash equals the hash file, the metadata's and the meta's own."""
-    meta = contents.document(bf.META_NAME)
+def check_contract(opened: bio.OpenedBundle) -> CheckResult:
+    """The feature meta's recomputed contract hash equals the hash file's, the metadata's and the meta's own."""
+    bio.feature_contract(opened)
+    meta = opened.document(META_NAME)
     recomputed = contract_hash(meta)
-    seen = {bf.HASH_FILE: contents.document(bf.HASH_FILE),
-            bf.METADATA: contents.document(bf.METADATA).get("feature_contract_hash")}
-    if "feature_contract_hash" in meta:
-        seen["the meta's recorded hash"] = meta["feature_contract_hash"]
+    seen = {bio.HASH_FILE: opened.hash_text(), bio.METADATA: opened.document(bio.METADATA).get("feature_contract_hash"),
+            "the meta's recorded hash": meta.get("feature_contract_hash")}
     if all(v == recomputed for v in seen.values()):
-        contents.contract_hash = recomputed
-        return CheckResult("contract", True, f"{recomputed} recomputed from {bf.META_NAME} = {' = '.join(seen)}")
+        return CheckResult("contract", True, f"{recomputed} recomputed from {META_NAME} = {' = '.join(seen)}")
     others = ", ".join(f"{k} {_show(v)}" for k, v in seen.items())
-    return CheckResult("contract", False, f"{recomputed} recomputed from {bf.META_NAME}, {others} (expected all equal)")
+    return CheckResult("contract", False, f"{recomputed} recomputed from {META_NAME}, {others} (expected all equal)")
 
 
-def check_model_config(contents: BundleContents) -> CheckResult:
-    """The model rebuilds from bundle_metadata.json's model_config, which agrees with the meta, train config and metadata."""
-    metadata, meta = contents.document(bf.METADATA), contents.document(bf.META_NAME)
-    if bf.METADATA not in contents.verified:
-        return CheckResult("model_config", False, f"not rebuilt: {bf.METADATA} did not pass the manifest check")
-    raw = metadata.get("model_config")
-    try:
-        cfg = EntryV10Config(**raw)
-        with torch.random.fork_rng(devices=[]):  # building the skeleton must not move the caller's RNG
-            contents.skeleton = EntryV10Model(cfg)
-    except (TypeError, ValueError, RuntimeError) as exc:
-        return CheckResult("model_config", False, f"{bf.METADATA} model_config does not build EntryV10Model: {exc} "
-                                                  "(expected a complete EntryV10Config)")
-    contract = contract_part(meta)
-    cat_cards = [c["cardinality"] for c in contract["ctx_cat_features"]]
+def check_model_config(opened: bio.OpenedBundle) -> CheckResult:
+    """The model config is complete and within bounds, and agrees with the feature meta and the §5A keys."""
+    cfg = bio.model_config(opened)
+    contract, metadata = bio.feature_contract(opened), opened.document(bio.METADATA)
     context = cfg.use_context
+    facts = variant_facts(context, len(cfg.ctx_cat_cardinalities), cfg.n_ctx_cont)
     wanted = {  # what: (seen, expected)
-        f"{bf.TRAIN_CONFIG} model": (contents.document(bf.TRAIN_CONFIG).get("model"), raw),
-        f"{bf.METADATA} seq_len": (metadata.get("seq_len"), cfg.seq_len),
         "n_seq_features": (cfg.n_seq_features, len(contract["seq_features"])),
         "n_snap_features": (cfg.n_snap_features, len(contract["snap_features"])),
-        "ctx_cat_cardinalities": (cfg.ctx_cat_cardinalities, cat_cards if context else cfg.ctx_cat_cardinalities),
-        "n_ctx_cont": (cfg.n_ctx_cont, len(contract["ctx_cont_features"]) if context else cfg.n_ctx_cont),
-        f"{bf.METADATA} supports_context_features": (metadata.get("supports_context_features"), context),
-        f"{bf.METADATA} model_variant": (metadata.get("model_variant"), "v10_ctx" if context else "v10"),
-        f"{bf.METADATA} expected_ctx_cat_dim": (metadata.get("expected_ctx_cat_dim"), len(cfg.ctx_cat_cardinalities) if context else 0),
-        f"{bf.METADATA} expected_ctx_cont_dim": (metadata.get("expected_ctx_cont_dim"), cfg.n_ctx_cont if context else 0),
+        "ctx_cat_cardinalities": (cfg.ctx_cat_cardinalities, [c.get("cardinality") for c in contract["ctx_cat_features"]]
+                                  if context else []),
+        "n_ctx_cont": (cfg.n_ctx_cont, len(contract["ctx_cont_features"]) if context else 0),
+        **{f"{bio.METADATA} {key}": (metadata.get(key), value) for key, value in facts.items()},
     }
-    problems = [f"{what} {_show(seen, 60)} != {_show(expected, 60)}" for what, (seen, expected) in wanted.items() if seen != expected]
+    problems = [f"{what} {_show(seen, 60)} != {_show(expected, 60)}" for what, (seen, expected) in wanted.items()
+                if seen != expected]
     summary = (f"seq_len {cfg.seq_len}, {cfg.n_seq_features} seq + {cfg.n_snap_features} snap features, context "
                f"{f'{len(cfg.ctx_cat_cardinalities)} cat + {cfg.n_ctx_cont} cont' if context else 'off'}, "
                f"d_model {cfg.d_model}, {cfg.n_layers} layers")
     if problems:
         return CheckResult("model_config", False, f"{summary}; {_names(problems, '; ')} (expected the model config to agree "
-                                                  f"with {bf.META_NAME}, {bf.TRAIN_CONFIG} and {bf.METADATA})")
-    return CheckResult("model_config", True, f"{summary}; agrees with {bf.META_NAME}, {bf.TRAIN_CONFIG}, {bf.METADATA}")
+                                                  f"with {META_NAME} and the {bio.METADATA} keys)")
+    return CheckResult("model_config", True, f"{summary}; agrees with {META_NAME} and {bio.METADATA}")
 
 
-def check_scalers(contents: BundleContents) -> CheckResult:
-    """Each scaler (unpickled only after its sha256 matched the manifest) fits the meta's feature count."""
-    meta = contents.document(bf.META_NAME)
-    contract, recorded = contract_part(meta), meta.get("scalers", {})
+def check_scalers(opened: bio.OpenedBundle) -> CheckResult:
+    """Each scaler loads through the allow-list, fits the meta's feature count and has the sha256 the meta records."""
+    contract, recorded = bio.feature_contract(opened), opened.document(META_NAME).get("scalers")
     seen, problems = [], []
-    for kind, name, features in (("seq", bf.SEQ_SCALER_NAME, "seq_features"), ("snap", bf.SNAP_SCALER_NAME, "snap_features")):
-        blob = contents.verified_blob(name)
-        if blob is None:
-            problems.append(f"{name} not unpickled: it did not pass the manifest check")
-            continue
-        recorded_sha = recorded.get(kind, {}).get("sha256")
-        if recorded_sha != sha256_bytes(blob):
-            recorded_text = f"{recorded_sha[:16]}..." if isinstance(recorded_sha, str) else _show(recorded_sha)
-            problems.append(f"{name} sha256 {sha256_bytes(blob)[:16]}... != {recorded_text} recorded in {bf.META_NAME}")
+    for kind, name, features in (("seq", bio.SEQ_SCALER_NAME, "seq_features"), ("snap", bio.SNAP_SCALER_NAME, "snap_features")):
         try:
-            scaler = joblib.load(io.BytesIO(blob))  # sha256 matched the manifest
-        except Exception as exc:  # any unpickling error is reported, not raised
-            problems.append(f"{name} cannot be unpickled: {type(exc).__name__}: {_first_line(exc)}")
+            scaler = bio.scaler(opened, name)
+        except bio.BundleError as exc:
+            problems.append(str(exc))
             continue
-        n_in = getattr(scaler, "n_features_in_", None)
-        if not isinstance(scaler, StandardScaler) or n_in is None:
-            problems.append(f"{name} is a {type(scaler).__name__}, not a fitted StandardScaler")
-            continue
-        expected = len(contract[features])
-        seen.append(f"{kind} n_features_in_ {n_in}")
-        if n_in != expected or len(scaler.mean_) != expected or len(scaler.scale_) != expected:
-            problems.append(f"{kind} scaler n_features_in_ {n_in} != {expected} {features} in {bf.META_NAME}")
-        setattr(contents, f"{kind}_scaler", scaler)
+        entry = recorded.get(kind) if isinstance(recorded, dict) else None
+        if not isinstance(entry, dict) or entry.get("sha256") != bio.sha256_bytes(opened.blobs[name]):
+            problems.append(f"{name} sha256 differs from the one recorded in {META_NAME}")
+        seen.append(f"{kind} n_features_in_ {scaler.n_features_in_}")
+        if scaler.n_features_in_ != len(contract[features]):
+            problems.append(f"{kind} scaler n_features_in_ {scaler.n_features_in_} != {len(contract[features])} {features}")
     if problems:
-        contents.seq_scaler = contents.snap_scaler = None
         return CheckResult("scalers", False, f"{_names(seen + problems, '; ')} (expected fitted StandardScalers matching "
                                              f"the feature meta's feature counts and sha256)")
-    return CheckResult("scalers", True, f"{', '.join(seen)}; match {bf.META_NAME} (feature counts and sha256)")
+    return CheckResult("scalers", True, f"{', '.join(seen)}; match {META_NAME} (feature counts and sha256), allow-list loaded")
 
 
-def check_weights(contents: BundleContents) -> CheckResult:
+def check_weights(opened: bio.OpenedBundle) -> CheckResult:
     """torch.load(weights_only=True) of verified bytes, loaded strictly into the model rebuilt from model_config."""
-    blob = contents.verified_blob(bf.WEIGHTS)
-    if blob is None:
-        return CheckResult("weights", False, f"not loaded: {bf.WEIGHTS} did not pass the manifest check")
-    if contents.skeleton is None:
-        return CheckResult("weights", False, "not loaded: no model rebuilt from model_config (see model_config)")
-    try:
-        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-    except Exception as exc:  # a corrupt archive raises many types; report it
-        return CheckResult("weights", False, f"torch.load(weights_only=True) failed: {type(exc).__name__}: {_first_line(exc)} "
-                                             "(expected a readable state dict)")
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        return CheckResult("weights", False, f"{bf.WEIGHTS} holds a {type(state).__name__}, not a state dict of tensors")
-    model_state = contents.skeleton.state_dict()
-    missing = sorted(set(model_state) - set(state))
-    unexpected = sorted(set(state) - set(model_state))
-    common = sorted(set(state) & set(model_state))
-    shapes = [f"{k} {tuple(state[k].shape)} != {tuple(model_state[k].shape)}" for k in common
-              if state[k].shape != model_state[k].shape]
-    non_finite = [k for k in common if state[k].is_floating_point() and not bool(torch.isfinite(state[k]).all())]
-    if missing or unexpected or shapes or non_finite:
-        parts = [f"{what} [{_names(keys)}]" for what, keys in (("missing keys", missing), ("unexpected keys", unexpected),
-                 ("shape mismatches", shapes), ("non-finite tensors", non_finite)) if keys]
-        return CheckResult("weights", False, f"{'; '.join(parts)} (expected exactly the model's {len(model_state)} "
-                                             "tensors with their shapes, finite)")
-    contents.skeleton.load_state_dict(state, strict=True)
-    contents.model = contents.skeleton.eval()
+    state = bio.model(opened).state_dict()
     values = sum(t.numel() for t in state.values())
     return CheckResult("weights", True, f"{len(state)} tensors, {values} values loaded strictly (weights_only=True)")
 
 
-def check_golden_sample(contents: BundleContents) -> CheckResult:
+def check_golden_sample(opened: bio.OpenedBundle) -> CheckResult:
     """The rebuilt model reproduces the stored outputs for the stored inputs."""
-    if contents.model is None:
-        return CheckResult("golden_sample", False, "not run: no model with loaded weights (see weights)")
-    golden = contents.document(bf.GOLDEN)
-    seq, snap, ctx_cont, stored = (torch.tensor(golden[k], dtype=torch.float32) for k in ("seq", "snap", "ctx_cont", "outputs"))
-    ctx_cat = torch.tensor(golden["ctx_cat"], dtype=torch.int64)
-    if len(stored) == 0 or stored.shape != (len(seq), 3):
-        return CheckResult("golden_sample", False, f"outputs shape {tuple(stored.shape)} (expected (n >= 1, 3) for {len(seq)} inputs)")
+    model = bio.model(opened)
+    seq, snap, ctx_cat, ctx_cont, stored = bio.golden_inputs(opened, model.cfg)
     with torch.no_grad():
-        outputs = contents.model(seq, snap, ctx_cat, ctx_cont)
+        outputs = model(seq, snap, ctx_cat, ctx_cont)
     diff = float((outputs - stored).abs().max())
     detail = f"{len(stored)} samples, max abs diff {diff:.2e}"
     if math.isfinite(diff) and diff <= GOLDEN_ATOL:
@@ -341,48 +180,61 @@ def check_golden_sample(contents: BundleContents) -> CheckResult:
     return CheckResult("golden_sample", False, f"{detail} (expected <= {GOLDEN_ATOL:g})")
 
 
-INTEGRITY_CHECKS: tuple[tuple[str, Callable[[BundleContents], CheckResult]], ...] = (
-    ("contract", check_contract), ("model_config", check_model_config), ("scalers", check_scalers),
-    ("weights", check_weights), ("golden_sample", check_golden_sample))
+INTEGRITY_CHECKS: tuple[tuple[str, Check], ...] = (
+    ("manifest", check_manifest), ("contract", check_contract), ("model_config", check_model_config),
+    ("scalers", check_scalers), ("weights", check_weights), ("golden_sample", check_golden_sample))
 
 
-def _checks(expected_hash: str | None, plan: bool, context: bool = True) -> list[tuple[str, Callable[[BundleContents], CheckResult]]]:
-    """manifest first; the §5A checks in the plan's order (when ``plan``); then the integrity checks."""
-    checks: list[tuple[str, Callable[[BundleContents], CheckResult]]] = [("manifest", check_manifest)]
+def _checks(expected_hash: str | None, plan: bool, context: bool = True) -> list[tuple[str, Check]]:
+    """manifest first; the §5A checks in the plan's order (when ``plan``); then the other integrity checks."""
+    checks: list[tuple[str, Check]] = [INTEGRITY_CHECKS[0]]
     if plan:
-        checks += [(key, plan_value_check(key, context)) for key in ("supports_context_features", "expected_ctx_cat_dim",
-                                                                      "expected_ctx_cont_dim")]
+        checks += [(key, plan_value_check(key, context)) for key in PLAN_KEYS[:3]]
     if expected_hash is not None:
         checks.append(("feature_contract_hash", hash_check(expected_hash)))
     if plan:
         checks.append(("model_variant", plan_value_check("model_variant", context)))
-    return checks + list(INTEGRITY_CHECKS)
+    return checks + list(INTEGRITY_CHECKS[1:])
 
 
-def _run(name: str, check: Callable[[BundleContents], CheckResult], contents: BundleContents) -> CheckResult:
-    """Run one check; a file it needs that is unreadable or malformed makes it FAIL, not crash."""
+def _run(name: str, check: Check, opened: bio.OpenedBundle) -> CheckResult:
+    """Run one check; a bundle file it needs that is missing, malformed or refused makes it FAIL (a bug crashes)."""
     try:
-        return check(contents)
-    except _Unreadable as exc:
+        return check(opened)
+    except bio.BundleError as exc:
         return CheckResult(name, False, f"cannot be checked: {exc}")
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError, InputError) as exc:
-        return CheckResult(name, False, f"cannot be checked: malformed bundle file ({type(exc).__name__}: {_first_line(exc)})")
 
 
 def verify_bundle(bundle_dir: str | Path, expected_hash: str, expect_context: bool = True) -> list[CheckResult]:
     """Every check, in order: manifest, the five §5A checks, contract, model_config, scalers, weights, golden_sample."""
-    contents = open_bundle(bundle_dir)
-    return [_run(name, check, contents) for name, check in _checks(expected_hash, plan=True, context=expect_context)]
+    opened = bio.open_bundle(bundle_dir)
+    return [_run(name, check, opened) for name, check in _checks(expected_hash, plan=True, context=expect_context)]
 
 
-def load_checked(bundle_dir: str | Path, expected_hash: str | None = None) -> BundleContents:
-    """For runtimes: the integrity checks in order; InputError naming the first that fails. Returns the loaded bundle."""
-    contents = open_bundle(bundle_dir)
+def integrity_failure(opened: bio.OpenedBundle, expected_hash: str | None = None) -> CheckResult | None:
+    """The first integrity check that fails (runtimes load only a bundle that passes them all), or None."""
     for name, check in _checks(expected_hash, plan=False):
-        result = _run(name, check, contents)
+        result = _run(name, check, opened)
         if not result.passed:
-            raise InputError(f"{name} check failed: {result.detail} (bundle {contents.directory})")
-    return contents
+            return result
+    return None
+
+
+def environment_note(bundle_dir: str | Path) -> str | None:
+    """An INFO line when the bundle's recorded environment differs from this machine's (never a failure)."""
+    from gx1.cpu import machine_facts, pinned_values, reproducibility_mode
+    try:
+        recorded = bio.open_bundle(bundle_dir).document(bio.METADATA).get("environment")
+    except InputError:
+        return None
+    if not isinstance(recorded, dict):
+        return None
+    here = {"torch": torch.__version__, "reproducibility": reproducibility_mode(), "cpu_pins": pinned_values(),
+            **{k: v for k, v in machine_facts().items() if k in recorded}}
+    differs = [f"{key} {_show(recorded.get(key), 60)} here {_show(value, 60)}" for key, value in here.items()
+               if key in recorded and recorded.get(key) != value]
+    return printable(f"INFO environment differs from the bundle's: {'; '.join(differs)} (golden sample checked anyway)") \
+        if differs else None
 
 
 def report(results: list[CheckResult], bundle_dir: str, expected_hash: str) -> dict:
@@ -402,11 +254,6 @@ def _names(items: list[str], sep: str = ", ") -> str:
     return sep.join(items[:MAX_LISTED]) + more
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return (lines[0] if lines else "")[:200]
-
-
 def expected_hash_from_meta(meta_path: str) -> str:
     try:
         return contract_hash(read_json(meta_path, "feature meta"))
@@ -416,7 +263,7 @@ def expected_hash_from_meta(meta_path: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python3 -m gx1.verify", description=__doc__.splitlines()[0])
     parser.add_argument("--bundle_dir", required=True, help="bundle directory (gx1.bundle output or a training out_dir)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--expected_hash", help="feature contract hash the bundle must carry (16 hex digits)")
@@ -433,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     results = verify_bundle(args.bundle_dir, expected, expect_context=args.expect_context == "true")
     for result in results:
         print(result.line, flush=True)
+    note = environment_note(args.bundle_dir)
+    if note:
+        print(note, flush=True)
     summary = report(results, args.bundle_dir, expected)
     if args.report:
         write_json(args.report, summary)

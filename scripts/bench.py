@@ -39,9 +39,9 @@ from gx1.contract import META_NAME, SEQ_SCALER_NAME, SNAP_SCALER_NAME, load_scal
 from gx1.contract import main as contract_main  # noqa: E402
 from gx1.dataset import build_dataset, read_dataset, write_dataset  # noqa: E402
 from gx1.features import LabelConfig  # noqa: E402
-from gx1.models.entry_v10.data import build_model_inputs  # noqa: E402
-from gx1.models.entry_v10.entry_v10_ctx_train import epoch_order, make_optimizer, train_step  # noqa: E402
-from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model, forward_flops_per_sample  # noqa: E402
+from gx1.models.entry_v10.inputs import build_model_inputs, epoch_order  # noqa: E402
+from gx1.models.entry_v10.model import EntryV10Model, forward_flops_per_sample  # noqa: E402
+from gx1.models.entry_v10.training import make_optimizer, model_config_for, train_step  # noqa: E402
 from gx1.replay import ReplayConfig, replay, write_outputs  # noqa: E402
 from gx1.synth import generate_gold_bars  # noqa: E402
 
@@ -91,9 +91,7 @@ def bench_training(work: Path, windows: int, steps_per_window: int, warmup_steps
                                 load_scaler(work / "contract" / SNAP_SCALER_NAME, meta["scalers"]["snap"]["sha256"], "snap"), 30)
     torch.use_deterministic_algorithms(True)
     torch.manual_seed(1337)
-    cfg = EntryV10Config(n_seq_features=len(contract["seq_features"]), n_snap_features=len(contract["snap_features"]),
-                         ctx_cat_cardinalities=[c["cardinality"] for c in contract["ctx_cat_features"]],
-                         n_ctx_cont=len(contract["ctx_cont_features"]))
+    cfg = model_config_for(contract, seq_len=30, use_context=True)
     model = EntryV10Model(cfg)
     optimizer = make_optimizer(model, 1e-4, 0.01)
     order = torch.from_numpy(epoch_order(np.flatnonzero(data["eligible"]), 1337, 0))

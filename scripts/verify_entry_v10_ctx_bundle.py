@@ -3,7 +3,7 @@
 
 Run from the repository root:
     python3 scripts/verify_entry_v10_ctx_bundle.py --bundle_dir models/entry_v10_ctx/bundle \
-        --expected_hash 93ab1d31534f2dc7 [--report reports/verify.json]
+        --expected_hash <the hash training printed> [--report reports/verify.json]
 
 Exit 0 all checks passed, 1 a check failed, 2 bad usage or an unreadable bundle.
 """

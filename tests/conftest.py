@@ -1,8 +1,16 @@
-"""Shared test fixtures: small deterministic bars tables built without the code under test."""
+"""Shared test fixtures: small deterministic bars tables built without the code under test, a small
+pipeline (bars -> dataset -> contract) and one trained run shared by the training, bundle and replay tests."""
 from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+
+TRAIN_MODULE = "gx1.models.entry_v10.entry_v10_ctx_train"
 
 
 def make_bars(n: int = 2000, seed: int = 0, interval_minutes: int = 5, gap_every: int = 0) -> dict:
@@ -64,3 +72,36 @@ def train_argv(pipeline: dict, out_dir, *extra: str) -> list[str]:
             "--snap_scaler_path", str(pipeline["snap_scaler"]), "--seq_len", "30", "--batch_size", "64",
             "--epochs", "2", "--num_workers", "0", "--device", "cpu", "--seed", "1337", "--log_every", "10",
             "--learning_rate", "1e-4", "--limit_samples", "1200", "--num_threads", "2", *extra]
+
+
+def run_train(argv, context: str | None = "true", extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    """The training CLI in a subprocess, as the plan runs it (ENTRY_CONTEXT_FEATURES_ENABLED=context, None = unset)."""
+    env = {**os.environ, **(extra_env or {})}
+    env.pop("ENTRY_CONTEXT_FEATURES_ENABLED", None)
+    if context is not None:
+        env["ENTRY_CONTEXT_FEATURES_ENABLED"] = context
+    return subprocess.run([sys.executable, "-m", TRAIN_MODULE, *argv], capture_output=True, text=True, env=env, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def trained_run(small_pipeline, tmp_path_factory):
+    """One training out_dir made by the plan's flags at test size, shared by every module: (out_dir, result, hash)."""
+    out = tmp_path_factory.mktemp("trained") / "run"
+    result = run_train(train_argv(small_pipeline, out))
+    assert result.returncode == 0, result.stderr
+    printed = re.search(r"feature contract hash ([0-9a-f]{16})", result.stdout)
+    assert printed, result.stdout
+    return out, result, printed.group(1)
+
+
+def dataset_with_label_config(data_path, out_path, **changes):
+    """A copy of a dataset parquet whose recorded label config differs (as if built with other knobs)."""
+    import json
+
+    import pyarrow.parquet as pq
+    table = pq.read_table(data_path)
+    metadata = dict(table.schema.metadata)
+    label_config = {**json.loads(metadata[b"gx1.label_config"]), **changes}
+    metadata[b"gx1.label_config"] = json.dumps(label_config).encode()
+    pq.write_table(table.replace_schema_metadata(metadata), out_path)
+    return out_path

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import pickle
 import re
 import shutil
@@ -20,15 +19,14 @@ import pytest
 import torch
 from sklearn.preprocessing import StandardScaler
 
-from conftest import train_argv
 from gx1 import bundle, verify
 from gx1.common import InputError, run_cli
 from gx1.contract import load_scaler
 from gx1.dataset import read_dataset
-from gx1.models.entry_v10 import bundle_files
-from gx1.models.entry_v10.data import build_model_inputs
+from gx1.models.entry_v10 import bundle_io
+from gx1.models.entry_v10.bundle_io import load_bundle
+from gx1.models.entry_v10.inputs import build_model_inputs
 from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
-from gx1.runtime import load_bundle
 
 REPO = Path(__file__).resolve().parents[1]
 ALL_CHECKS = ["manifest", "supports_context_features", "expected_ctx_cat_dim", "expected_ctx_cont_dim",
@@ -36,23 +34,16 @@ ALL_CHECKS = ["manifest", "supports_context_features", "expected_ctx_cat_dim", "
 
 
 @pytest.fixture(scope="module")
-def trained(small_pipeline, tmp_path_factory) -> tuple[Path, str]:
-    """A fresh training out_dir (the plan's command at test size) and the hash training printed."""
-    out = tmp_path_factory.mktemp("bundle_verify") / "train"
-    env = {**os.environ, "ENTRY_CONTEXT_FEATURES_ENABLED": "true"}
-    result = subprocess.run([sys.executable, "-m", "gx1.models.entry_v10.entry_v10_ctx_train",
-                             *train_argv(small_pipeline, out, "--epochs", "1", "--limit_samples", "900")],
-                            capture_output=True, text=True, env=env, timeout=600)
-    assert result.returncode == 0, result.stderr
-    printed = re.search(r"feature contract hash ([0-9a-f]{16})", result.stdout)
-    assert printed, result.stdout
-    return out, printed.group(1)
+def trained(trained_run) -> tuple[Path, str]:
+    """The shared training out_dir (the plan's command at test size) and the hash training printed."""
+    out, _, printed_hash = trained_run
+    return out, printed_hash
 
 
 @pytest.fixture(scope="module")
-def bundle_dir(trained) -> Path:
+def bundle_dir(trained, tmp_path_factory) -> Path:
     train_dir, _ = trained
-    out = train_dir.parent / "bundle"
+    out = tmp_path_factory.mktemp("bundle_verify") / "bundle"
     with pytest.raises(SystemExit) as exit_info:
         run_cli(bundle.main, ["--train_dir", str(train_dir), "--out", str(out)])
     assert exit_info.value.code == 0
@@ -92,8 +83,8 @@ def test_fresh_training_out_dir_and_bundle_pass(trained, bundle_dir, capsys):
             assert line in out.splitlines()
         assert f"PASS feature_contract_hash: {printed_hash}" in out
     # the bundle holds exactly the bundle files and the manifest, byte-identical to the training out_dir's
-    assert sorted(p.name for p in bundle_dir.iterdir()) == sorted(bundle_files.BUNDLE_FILES + (bundle_files.MANIFEST,))
-    for name in bundle_files.BUNDLE_FILES + (bundle_files.MANIFEST,):
+    assert sorted(p.name for p in bundle_dir.iterdir()) == sorted(bundle_io.BUNDLE_FILES + (bundle_io.MANIFEST,))
+    for name in bundle_io.BUNDLE_FILES + (bundle_io.MANIFEST,):
         assert (bundle_dir / name).read_bytes() == (train_dir / name).read_bytes(), name
 
 
@@ -153,14 +144,14 @@ def test_wrong_expected_hash_fails_only_that_check(bundle_dir, trained, capsys):
 # --- tampering --------------------------------------------------------------------------------------
 
 def flip_weight_byte(directory: Path) -> None:
-    weights = bytearray((directory / bundle_files.WEIGHTS).read_bytes())
+    weights = bytearray((directory / bundle_io.WEIGHTS).read_bytes())
     weights[len(weights) // 2] ^= 0x01
-    (directory / bundle_files.WEIGHTS).write_bytes(bytes(weights))
+    (directory / bundle_io.WEIGHTS).write_bytes(bytes(weights))
 
 
 def truncate_weights(directory: Path) -> None:
-    weights = (directory / bundle_files.WEIGHTS).read_bytes()
-    (directory / bundle_files.WEIGHTS).write_bytes(weights[: len(weights) // 2])
+    weights = (directory / bundle_io.WEIGHTS).read_bytes()
+    (directory / bundle_io.WEIGHTS).write_bytes(weights[: len(weights) // 2])
 
 
 def edit_json(directory: Path, name: str, edit) -> None:
@@ -170,42 +161,51 @@ def edit_json(directory: Path, name: str, edit) -> None:
 
 
 def set_ctx_cat_dim(directory: Path) -> None:
-    edit_json(directory, bundle_files.METADATA, lambda m: m.update(expected_ctx_cat_dim=4))
+    edit_json(directory, bundle_io.METADATA, lambda m: m.update(expected_ctx_cat_dim=4))
 
 
 def remove_snap_scaler(directory: Path) -> None:
-    (directory / bundle_files.SNAP_SCALER_NAME).unlink()
+    (directory / bundle_io.SNAP_SCALER_NAME).unlink()
 
 
 def narrow_seq_scaler(directory: Path) -> None:
-    n_seq = len(json.loads((directory / bundle_files.META_NAME).read_text())["contract"]["seq_features"])
+    n_seq = len(json.loads((directory / bundle_io.META_NAME).read_text())["contract"]["seq_features"])
     scaler = StandardScaler().fit(np.random.default_rng(0).normal(size=(50, n_seq - 3)))
-    joblib.dump(scaler, directory / bundle_files.SEQ_SCALER_NAME)
+    joblib.dump(scaler, directory / bundle_io.SEQ_SCALER_NAME)
 
 
 def reorder_seq_features(directory: Path) -> None:
     def swap(meta):
         features = meta["contract"]["seq_features"]
         features[0], features[1] = features[1], features[0]
-    edit_json(directory, bundle_files.META_NAME, swap)
+    edit_json(directory, bundle_io.META_NAME, swap)
 
 
 def change_golden_output(directory: Path) -> None:
     def nudge(golden):
         golden["outputs"][0][0] += 1e-3
-    edit_json(directory, bundle_files.GOLDEN, nudge)
+    edit_json(directory, bundle_io.GOLDEN, nudge)
 
 
 def add_unlisted_weights(directory: Path) -> None:
     (directory / "nested").mkdir()
-    shutil.copyfile(directory / bundle_files.WEIGHTS, directory / "nested" / "extra.pt")
+    shutil.copyfile(directory / bundle_io.WEIGHTS, directory / "nested" / "extra.pt")
 
 
 def add_training_extras(directory: Path) -> None:
-    (directory / "checkpoints").mkdir()
-    shutil.copyfile(directory / bundle_files.WEIGHTS, directory / "checkpoints" / "last.pt")
     (directory / "metrics.json").write_text("{}\n")
     (directory / "notes.txt").write_text("not loadable\n")
+
+
+def add_checkpoint_folder(directory: Path) -> None:
+    (directory / "checkpoints").mkdir()
+    shutil.copyfile(directory / bundle_io.WEIGHTS, directory / "checkpoints" / "last.pt")
+
+
+def rewrite_manifest(directory: Path) -> None:
+    """A manifest that matches whatever bytes are there now (as a forger would write it)."""
+    files = {n: (directory / n).read_bytes() for n in bundle_io.BUNDLE_FILES if (directory / n).exists()}
+    (directory / bundle_io.MANIFEST).write_bytes(bundle_io.manifest_bytes(files))
 
 
 TAMPER_CASES = [
@@ -216,12 +216,13 @@ TAMPER_CASES = [
     ("ctx_cat_dim_edited", set_ctx_cat_dim, True, {"expected_ctx_cat_dim", "model_config"}, "4 (expected 5)"),
     ("ctx_cat_dim_edited_manifest_stale", set_ctx_cat_dim, False,
      {"manifest", "expected_ctx_cat_dim", "model_config", "weights", "golden_sample"}, "bundle_metadata.json sha256"),
-    ("file_missing", remove_snap_scaler, False, {"manifest", "scalers"}, "snap_scaler.joblib missing"),
+    ("file_missing", remove_snap_scaler, False, {"manifest", "scalers"}, "snap_scaler.joblib is missing"),
     ("scaler_wrong_dimension", narrow_seq_scaler, True, {"scalers"}, "seq scaler n_features_in_"),
     ("meta_feature_reordered", reorder_seq_features, True, {"contract"}, "(expected all equal)"),
     ("golden_output_changed", change_golden_output, True, {"golden_sample"}, "max abs diff 1.00e-03"),
-    ("unlisted_loadable_file", add_unlisted_weights, False, {"manifest"}, "unlisted loadable file nested/extra.pt"),
-    ("training_extras_allowed", add_training_extras, False, set(), "extras allowed: checkpoints/last.pt, metrics.json, notes.txt"),
+    ("unlisted_loadable_file", add_unlisted_weights, False, {"manifest"}, 'unlisted loadable file "nested/extra.pt"'),
+    ("checkpoint_folder_flagged", add_checkpoint_folder, False, {"manifest"}, 'unlisted loadable file "checkpoints/last.pt"'),
+    ("training_extras_allowed", add_training_extras, False, set(), 'other files: "metrics.json", "notes.txt"'),
 ]
 
 
@@ -232,7 +233,7 @@ def test_tampered_bundle_fails_the_right_checks(bundle_dir, trained, tmp_path, c
     shutil.copytree(bundle_dir, copy)
     tamper(copy)
     if rewrite:
-        bundle_files.write_manifest(copy)
+        rewrite_manifest(copy)
     code, out, err = run_verify(["--bundle_dir", str(copy), "--expected_hash", printed_hash], capsys)
     assert failed_checks(out) == failing, out
     first = next((check_lines(out)[name] for name in ALL_CHECKS if name in failing), check_lines(out)["manifest"])
@@ -263,10 +264,10 @@ def test_pickle_with_wrong_sha256_is_never_unpickled(bundle_dir, trained, tmp_pa
     marker = tmp_path / "marker"
     copy = tmp_path / "bundle"
     shutil.copytree(bundle_dir, copy)
-    (copy / bundle_files.SEQ_SCALER_NAME).write_bytes(pickle.dumps(_CreatesMarker(marker)))
+    (copy / bundle_io.SEQ_SCALER_NAME).write_bytes(pickle.dumps(_CreatesMarker(marker)))
     code, out, _ = run_verify(["--bundle_dir", str(copy), "--expected_hash", printed_hash], capsys)
     assert code == 1 and {"manifest", "scalers"} <= failed_checks(out)
-    assert "seq_scaler.joblib not unpickled" in check_lines(out)["scalers"]
+    assert "seq_scaler.joblib did not match the manifest sha256: not loaded" in check_lines(out)["scalers"]
     with pytest.raises(InputError, match="manifest check failed: .*seq_scaler.joblib sha256"):
         load_bundle(copy)
     with pytest.raises(SystemExit) as exit_info:
@@ -291,7 +292,7 @@ def test_refuses_train_dir_that_fails_and_non_bundle_target(trained, tmp_path, c
     (occupied / "notes.txt").write_text("mine\n")
     with pytest.raises(SystemExit) as exit_info:
         run_cli(bundle.main, ["--train_dir", str(train_dir), "--out", str(occupied)])
-    assert exit_info.value.code == 2 and "not a bundle" in capsys.readouterr().err
+    assert exit_info.value.code == 2 and "not a gx1 bundle" in capsys.readouterr().err
     assert (occupied / "notes.txt").read_text() == "mine\n"
 
 
@@ -307,7 +308,7 @@ def test_refuses_train_dir_that_fails_and_non_bundle_target(trained, tmp_path, c
 def test_bad_usage_exits_2_with_one_line(bundle_dir, tmp_path, monkeypatch, capsys, argv, message):
     bad_manifest = tmp_path / "bad_manifest"
     shutil.copytree(bundle_dir, bad_manifest)
-    (bad_manifest / bundle_files.MANIFEST).write_text("{")
+    (bad_manifest / bundle_io.MANIFEST).write_text("{")
     paths = {"bundle": str(bundle_dir), "missing": str(tmp_path / "nope"), "bad_manifest": str(bad_manifest)}
     monkeypatch.chdir(tmp_path)
     code, out, err = run_verify([a.format(**paths) for a in argv], capsys)
@@ -318,11 +319,11 @@ def test_bad_usage_exits_2_with_one_line(bundle_dir, tmp_path, monkeypatch, caps
 def test_runtime_reproduces_golden_sample_from_the_dataset(bundle_dir, small_pipeline):
     """The runtime data path (dataset -> bundle scalers -> model) gives the training-time golden outputs."""
     loaded = load_bundle(bundle_dir)
-    golden = json.loads((bundle_dir / bundle_files.GOLDEN).read_text())
+    golden = json.loads((bundle_dir / bundle_io.GOLDEN).read_text())
     data = read_dataset(str(small_pipeline["data"]))
     outputs = loaded.predict(loaded.model_inputs(data), np.array(golden["rows"]))
     np.testing.assert_allclose(outputs, np.array(golden["outputs"]), atol=1e-5, rtol=0)
-    assert loaded.contract_hash == (bundle_dir / bundle_files.HASH_FILE).read_text().strip() and loaded.seq_len == 30
+    assert loaded.contract_hash == (bundle_dir / bundle_io.HASH_FILE).read_text().strip() and loaded.seq_len == 30
 
 
 def test_bundle_without_context_reports_the_plan_checks_and_still_loads(small_pipeline, tmp_path, capsys):
@@ -337,11 +338,12 @@ def test_bundle_without_context_reports_the_plan_checks_and_still_loads(small_pi
     torch.manual_seed(0)
     model = EntryV10Model(cfg).eval()
     out = tmp_path / "v10"
-    bundle_files.write_bundle(out, model, cfg, train_config={}, meta_path=str(small_pipeline["meta"]),
-                              seq_scaler_path=str(small_pipeline["seq_scaler"]), snap_scaler_path=str(small_pipeline["snap_scaler"]),
-                              inputs=build_model_inputs(data, contract, seq_scaler, snap_scaler, cfg.seq_len),
-                              golden_rows=np.flatnonzero(data["eligible"])[:4], times=data["time"],
-                              environment=bundle_files.environment_facts(torch.device("cpu"), 1))
+    out.mkdir()
+    golden = bundle_io.golden_sample(model, build_model_inputs(data, contract, seq_scaler, snap_scaler, cfg.seq_len),
+                                     np.flatnonzero(data["eligible"])[:4], data["time"])
+    files = bundle_io.bundle_file_bytes(model, {}, *(Path(small_pipeline[k]).read_bytes() for k in ("meta", "seq_scaler", "snap_scaler")),
+                                        golden, bundle_io.environment_facts(torch.device("cpu"), 1))
+    bundle_io.write_bundle(out, files)
     code, stdout, _ = run_verify(["--bundle_dir", str(out), "--feature_meta_path", str(small_pipeline["meta"])], capsys)
     assert code == 1
     assert failed_checks(stdout) == {"supports_context_features", "expected_ctx_cat_dim", "expected_ctx_cont_dim", "model_variant"}

@@ -6,7 +6,8 @@ below then run in file order, each leaving the workspace as it found it or later
 nothing it changed:
 
   1. from-scratch reproducibility: wipe every output and the cache, `dvc repro`, same md5s;
-  2. a comment in gx1/replay.py reruns only the replay stage;
+  2. a comment in gx1/replay.py reruns only the replay stage; an interrupted `dvc repro` resumes
+     training from its last checkpoint and ends with the same bytes;
   3. `dvc push`, fresh `git clone`, `dvc pull`: the pulled bundle verifies without retraining;
   4. experiments: `exp run -S epochs=2` + `metrics diff`; named smoke/fullyear runs with
      `metrics diff`, `plots diff` and `gx1.compare`;
@@ -28,7 +29,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+pytestmark = [pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"), pytest.mark.slow]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("data", "dataset", "contract", "train", "bundle", "verify", "replay")
@@ -209,6 +210,29 @@ def test_replay_code_change_reruns_only_replay(project):
     assert stages_run(restore.stdout) == [], restore.stdout[-3000:]
     assert (project["dir"] / "dvc.lock").read_text() == project["baseline_lock"]
     assert dvc_status(project) == {}
+
+
+def test_interrupted_repro_resumes_training_to_the_same_bytes(project):
+    """DVC deletes a stage's outs before running it; the checkpoint lives beside them, so a second `dvc repro`
+    after a kill resumes from the last finished epoch and locks the same md5 as an uninterrupted run."""
+    params_path = project["dir"] / "params.yaml"
+    original = params_path.read_text()
+    try:
+        set_top_level_params(params_path, {"epochs": "2"})
+        killed = run([sys.executable, "-m", "dvc", "repro"], project["dir"],
+                     {**project["env"], "GX1_FAULT_KILL_AFTER_EPOCH": "1"}, check=False)
+        assert killed.returncode != 0 and "fault injection" in killed.stdout + killed.stderr
+        assert list((project["dir"] / "models/entry_v10_ctx/pipeline.checkpoints").glob("*.pt"))
+        resumed = dvc(project, "repro")
+        assert "resumed from" in resumed.stdout and "1 of 2 epochs done" in resumed.stdout, resumed.stdout[-3000:]
+        resumed_md5 = locked_outs(project["dir"] / "dvc.lock")["models/entry_v10_ctx/pipeline"]
+        fresh = dvc(project, "repro", "--force", "--single-item", "train")
+        assert "resumed" not in fresh.stdout
+        assert locked_outs(project["dir"] / "dvc.lock")["models/entry_v10_ctx/pipeline"] == resumed_md5
+    finally:
+        params_path.write_text(original)
+        dvc(project, "repro")  # back to the baseline, from the run cache
+    assert (project["dir"] / "dvc.lock").read_text() == project["baseline_lock"]
 
 
 def test_push_then_clone_and_pull_gives_a_verified_bundle_without_retraining(project):

@@ -16,12 +16,12 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from conftest import train_argv
+from conftest import dataset_with_label_config
 from gx1 import compare, replay
 from gx1.common import run_cli
 from gx1.contract import build_contract, contract_hash
 from gx1.dataset import read_dataset
-from gx1.models.entry_v10.data import build_model_inputs, gather_batch
+from gx1.models.entry_v10.inputs import split_rows
 from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
 
 ENV = "ENTRY_CONTEXT_FEATURES_ENABLED"
@@ -29,15 +29,8 @@ LOOSE = ["--dir_threshold", "0.5", "--early_threshold", "0", "--days", "3"]  # e
 
 
 @pytest.fixture(scope="module")
-def bundle_dir(small_pipeline, tmp_path_factory):
-    root = tmp_path_factory.mktemp("replay_bundle")
-    out = root / "bundle"
-    env = {**os.environ, ENV: "true"}
-    result = subprocess.run([sys.executable, "-m", "gx1.models.entry_v10.entry_v10_ctx_train",
-                             *train_argv(small_pipeline, out, "--epochs", "1", "--report_dir", str(root / "reports"))],
-                            capture_output=True, text=True, env=env, timeout=600)
-    assert result.returncode == 0, result.stderr
-    return out
+def bundle_dir(trained_run):
+    return trained_run[0]
 
 
 def run_replay(argv: list[str], monkeypatch, capsys, context: str | None = "true") -> tuple[int, str]:
@@ -78,17 +71,25 @@ def loose_run(small_pipeline, bundle_dir, tmp_path_factory):
 
 
 def reference_outputs(data: dict, bundle_dir, rows: np.ndarray) -> np.ndarray:
-    """The training-time data path, rebuilt from the bundle files without gx1.runtime."""
+    """The training-time data path rebuilt independently of the code it checks: plain numpy scaling
+    ((x - mean) / scale with the scalers' numbers) and window stacking, then the model."""
     meta = json.loads((bundle_dir / "entry_v9_feature_meta.json").read_text())
     metadata = json.loads((bundle_dir / "bundle_metadata.json").read_text())
     config = EntryV10Config(**metadata["model_config"])
-    inputs = build_model_inputs(data, meta["contract"], joblib.load(bundle_dir / "seq_scaler.joblib"),
-                                joblib.load(bundle_dir / "snap_scaler.joblib"), config.seq_len)
+    contract = meta["contract"]
+    seq_scaler, snap_scaler = (joblib.load(bundle_dir / f"{kind}_scaler.joblib") for kind in ("seq", "snap"))  # our own files
+    seq = (np.column_stack([data[n] for n in contract["seq_features"]]).astype(np.float32)
+           - seq_scaler.mean_.astype(np.float32)) / seq_scaler.scale_.astype(np.float32)
+    snap = (np.column_stack([data[n] for n in contract["snap_features"]]).astype(np.float32)
+            - snap_scaler.mean_.astype(np.float32)) / snap_scaler.scale_.astype(np.float32)
+    windows = np.stack([seq[row - config.seq_len + 1:row + 1] for row in rows])
+    ctx_cat = np.column_stack([data[c["name"]] for c in contract["ctx_cat_features"]]).astype(np.int64)[rows]
+    ctx_cont = np.column_stack([data[n] for n in contract["ctx_cont_features"]]).astype(np.float32)[rows]
     model = EntryV10Model(config)
     model.load_state_dict(torch.load(bundle_dir / "model_state_dict.pt", weights_only=True))
     model.eval()
     with torch.no_grad():
-        return model(*gather_batch(inputs, torch.from_numpy(rows))[:4]).numpy()
+        return model(*(torch.from_numpy(np.ascontiguousarray(a)) for a in (windows, snap[rows], ctx_cat, ctx_cont))).numpy()
 
 
 def test_every_eligible_bar_matches_training_path(small_pipeline, bundle_dir, default_run):
@@ -208,14 +209,7 @@ def test_window_without_trades_reports_zeros(small_pipeline, bundle_dir, tmp_pat
 
 
 def _mismatched_dataset(small_pipeline, tmp_path):
-    table = pq.read_table(small_pipeline["data"])
-    metadata = dict(table.schema.metadata)
-    label_config = json.loads(metadata[b"gx1.label_config"])
-    label_config["horizon_bars"] = 8
-    metadata[b"gx1.label_config"] = json.dumps(label_config).encode()
-    path = tmp_path / "other_contract.parquet"
-    pq.write_table(table.replace_schema_metadata(metadata), path)
-    return path
+    return dataset_with_label_config(small_pipeline["data"], tmp_path / "other_contract.parquet", horizon_bars=8)
 
 
 def _tampered_bundle(bundle_dir, tmp_path):
@@ -228,7 +222,7 @@ def _tampered_bundle(bundle_dir, tmp_path):
 
 
 @pytest.mark.parametrize("case, context, message", [
-    ("context_unset", None, "supports_context_features=true"),
+    ("context_contradicts", "false", "supports_context_features=true"),
     ("context_invalid", "yes", ENV),
     ("contract_mismatch", "true", "feature contract mismatch"),
     ("tampered_bundle", "true", "failed verification"),
@@ -256,7 +250,8 @@ def test_refusals_exit_2_with_one_line(small_pipeline, bundle_dir, tmp_path, mon
     assert not (out / "replay.json").exists()
     if case == "contract_mismatch":
         label_config = json.loads(pq.read_schema(data).metadata[b"gx1.label_config"])
-        data_hash = contract_hash({"contract": build_contract(label_config)})
+        interval = int(pq.read_schema(data).metadata[b"gx1.bar_interval_seconds"])
+        data_hash = contract_hash({"contract": build_contract(label_config, interval)})
         bundle_hash = (bundle_dir / "feature_contract_hash.txt").read_text().strip()
         assert data_hash != bundle_hash and data_hash in err and bundle_hash in err
 
@@ -285,10 +280,8 @@ def test_compare_prints_the_5b_table(default_run, loose_run, tmp_path, capsys):
 
 
 def test_default_window_is_the_training_holdout(small_pipeline, default_run):
-    from gx1.models.entry_v10.entry_v10_ctx_train import TrainConfig, split_rows
     data = read_dataset(str(small_pipeline["data"]))
-    cfg = TrainConfig(data="", out_dir="", feature_meta_path="", seq_scaler_path="", snap_scaler_path="", holdout_days=7)
-    train_rows, _, counts = split_rows(data, cfg, 6)
+    train_rows, _, counts = split_rows(data, limit_samples=0, holdout_days=7, val_days=0, horizon=6)
     summary = json.loads((default_run / "replay.json").read_text())
     assert counts["holdout_rows"] == summary["bars_replayed"]  # --days 7 replays exactly what holdout_days 7 kept out
     first_window_row = len(data["time"]) - summary["bars_replayed"]

@@ -1,14 +1,19 @@
-"""scripts/seed_summary.py: mean ± std per metric across experiments, from `dvc exp show --json`."""
+"""gx1.seed_summary: mean ± std per metric across experiments, from `dvc exp show --json` data."""
 from __future__ import annotations
 
-import importlib.util
 import json
+import shutil
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 
-spec = importlib.util.spec_from_file_location("seed_summary", Path(__file__).parents[1] / "scripts" / "seed_summary.py")
-seed_summary = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(seed_summary)
+import pytest
+import yaml
+
+from gx1 import seed_summary
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _exp(name, seed, loss, auc):
@@ -34,3 +39,55 @@ def test_summary_matches_statistics_module(tmp_path):
     assert summary["runs"] == ["s1", "s2", "s3"]
     assert seed_summary.main(["--exp_show_json", str(path), "--exps", "s1", "s3", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["metrics"]["params.seed"]["mean"] == 2.0
+
+
+def test_scripts_path_is_a_shim_over_the_package(tmp_path):
+    """scripts/seed_summary.py (the README's old path) runs gx1.seed_summary's main with the same output."""
+    exp_show = [{"rev": "abc", "name": "main", "experiments": [{"revs": [_exp("s1", 1, 1.0, 0.5)]}]}]
+    path = tmp_path / "show.json"
+    path.write_text(json.dumps(exp_show))
+    outputs = [subprocess.run([sys.executable, *entry, "--exp_show_json", str(path)], cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=60)
+               for entry in (["-m", "gx1.seed_summary"], [str(REPO_ROOT / "scripts" / "seed_summary.py")])]
+    assert [r.returncode for r in outputs] == [0, 0], [r.stderr for r in outputs]
+    assert outputs[0].stdout == outputs[1].stdout and outputs[0].stdout.startswith("1 runs: s1\n")
+
+
+METRICS_CMD = ("import json, yaml; seed = yaml.safe_load(open('params.yaml'))['seed']; "
+               "json.dump({'loss': 1.0 / (seed + 1), 'replay': {'auc': 0.5 + seed / 100}}, open('metrics.json', 'w'))")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_dvc_python_api_reads_what_dvc_exp_show_json_prints(tmp_path, monkeypatch, capsys):
+    """Two experiments of a one-stage project: the in-process API and the CLI's JSON give the same runs."""
+    from test_dvc_workflow import dvc, dvc_env, git
+
+    proj = {"dir": tmp_path / "project", "env": dvc_env(tmp_path)}
+    proj["dir"].mkdir()
+    git(proj, "init", "-q")
+    for key, value in (("user.name", "gx1 test"), ("user.email", "gx1-test@example.invalid"),
+                       ("commit.gpgsign", "false")):
+        git(proj, "config", key, value)
+    dvc(proj, "init", "-q")
+    (proj["dir"] / "params.yaml").write_text("seed: 0\n")
+    (proj["dir"] / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"score": {
+        "cmd": f"{sys.executable} -c \"{METRICS_CMD}\"", "params": ["seed"],
+        "metrics": [{"metrics.json": {"cache": False}}]}}}))
+    dvc(proj, "repro")
+    git(proj, "add", "-A")
+    git(proj, "commit", "-q", "-m", "baseline")
+    for seed in (1, 2):
+        dvc(proj, "exp", "run", "-n", f"s{seed}", "-S", f"seed={seed}")
+
+    from_cli = seed_summary.experiment_metrics(json.loads(dvc(proj, "exp", "show", "--json").stdout))
+    for key in ("DVC_NO_ANALYTICS", "DVC_SITE_CACHE_DIR", "DVC_GLOBAL_CONFIG_DIR", "DVC_SYSTEM_CONFIG_DIR"):
+        monkeypatch.setenv(key, proj["env"][key])
+    from_api = seed_summary.experiment_metrics(seed_summary.dvc_exp_show(proj["dir"]))
+    assert from_api == from_cli and set(from_api) == {"s1", "s2"}, (from_api, from_cli)
+    assert from_api["s2"] == {"metrics.json.loss": 1 / 3, "metrics.json.replay.auc": 0.52, "params.seed": 2.0}
+
+    monkeypatch.chdir(proj["dir"])
+    assert seed_summary.main([]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "2 runs: s1, s2" and lines[-1].startswith("params.seed") and "1.5 ± 0.707" in lines[-1], lines

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import subprocess
 import sys
 
@@ -11,24 +11,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import train_argv
+from conftest import dataset_with_label_config, run_train, train_argv
 
-TRAIN_MODULE = "gx1.models.entry_v10.entry_v10_ctx_train"
-
-
-def run_train(argv, context="true", extra_env=None):
-    env = {**os.environ, **(extra_env or {})}
-    env.pop("ENTRY_CONTEXT_FEATURES_ENABLED", None)
-    if context is not None:
-        env["ENTRY_CONTEXT_FEATURES_ENABLED"] = context
-    return subprocess.run([sys.executable, "-m", TRAIN_MODULE, *argv], capture_output=True, text=True, env=env, timeout=600)
+KILL = {"GX1_FAULT_KILL_AFTER_EPOCH": "1"}
 
 
 @pytest.fixture(scope="module")
-def reference_run(small_pipeline, tmp_path_factory):
-    out = tmp_path_factory.mktemp("train") / "ref"
-    result = run_train(train_argv(small_pipeline, out))
-    assert result.returncode == 0, result.stderr
+def reference_run(trained_run):
+    out, result, _ = trained_run
     return out, result
 
 
@@ -37,7 +27,7 @@ def test_outputs_and_metadata(reference_run):
     for name in ("model_state_dict.pt", "feature_contract_hash.txt", "train_config.json", "bundle_metadata.json",
                  "run_log.txt", "metrics.json", "train_steps.tsv", "train_epochs.tsv", "manifest.json"):
         assert (out / name).is_file(), name
-    assert not (out / "checkpoints").exists()
+    assert not (out.parent / f"{out.name}.checkpoints").exists()  # removed once the run finished
     meta = json.loads((out / "bundle_metadata.json").read_text())
     assert meta["model_variant"] == "v10_ctx" and meta["supports_context_features"] is True
     assert meta["expected_ctx_cat_dim"] == 5 and meta["expected_ctx_cont_dim"] == 2
@@ -45,7 +35,10 @@ def test_outputs_and_metadata(reference_run):
     assert f"feature contract hash {meta['feature_contract_hash']}" in result.stdout
     config = json.loads((out / "train_config.json").read_text())
     assert (config["seq_len"], config["batch_size"], config["learning_rate"]) == (30, 64, 1e-4)
-    assert config["num_threads"] == 2 and config["limit_samples"] == 1200 and config["model"]["d_model"] > 0
+    assert config["limit_samples"] == 1200 and config["epochs"] == 2
+    # each fact once, no machine paths: the model config lives in bundle_metadata.json only
+    assert not {"model", "out_dir", "data", "report_dir", "num_threads"} & set(config)
+    assert meta["model_config"]["seq_len"] == 30 and "seq_len" not in meta
     size = (out / "model_state_dict.pt").stat().st_size
     assert 2.5e6 < size < 4e6
     # the run log holds the console lines
@@ -75,8 +68,7 @@ def test_same_arguments_same_bytes_other_seed_other_bytes(small_pipeline, refere
     assert again.returncode == 0, again.stderr
     for name in ("model_state_dict.pt", "bundle_metadata.json", "golden_sample.json", "feature_contract_hash.txt"):
         assert (tmp_path / "again" / name).read_bytes() == (out / name).read_bytes(), name
-    configs = [json.loads((d / "train_config.json").read_text()) for d in (out, tmp_path / "again")]
-    assert configs[0].pop("out_dir") != configs[1].pop("out_dir") and configs[0] == configs[1]
+    assert (tmp_path / "again" / "train_config.json").read_bytes() == (out / "train_config.json").read_bytes()
     other = run_train(train_argv(small_pipeline, tmp_path / "other", "--seed", "7"))
     assert other.returncode == 0, other.stderr
     assert (tmp_path / "other" / "model_state_dict.pt").read_bytes() != (out / "model_state_dict.pt").read_bytes()
@@ -84,21 +76,34 @@ def test_same_arguments_same_bytes_other_seed_other_bytes(small_pipeline, refere
 
 def test_killed_run_resumes_to_identical_bytes(small_pipeline, reference_run, tmp_path):
     out, _ = reference_run
-    killed = run_train(train_argv(small_pipeline, tmp_path / "run"), extra_env={"GX1_TEST_KILL_AFTER_EPOCH": "1"})
+    killed = run_train(train_argv(small_pipeline, tmp_path / "run"), extra_env=KILL)
     assert killed.returncode == 137
-    assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file()
+    assert len(list((tmp_path / "run.checkpoints").glob("*.pt"))) == 1  # outside the out_dir: survives `dvc repro`
     assert not (tmp_path / "run" / "model_state_dict.pt").exists()
+    assert "fault injection" in (tmp_path / "run" / "run_log.txt.partial").read_text()  # flushed line by line
     resumed = run_train(train_argv(small_pipeline, tmp_path / "run"))
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed from" in resumed.stdout
     assert (tmp_path / "run" / "model_state_dict.pt").read_bytes() == (out / "model_state_dict.pt").read_bytes()
 
 
-def test_resume_with_other_arguments_is_refused(small_pipeline, tmp_path):
-    killed = run_train(train_argv(small_pipeline, tmp_path / "run"), extra_env={"GX1_TEST_KILL_AFTER_EPOCH": "1"})
+def test_checkpoints_belong_to_one_run_and_fail_closed(small_pipeline, tmp_path):
+    """Another run's checkpoint is never resumed (named by the fingerprint of every result-changing field);
+    a damaged checkpoint of this run is refused with one line, nothing deleted."""
+    from gx1.models.entry_v10.entry_v10_ctx_train import TrainConfig
+    from gx1.models.entry_v10.training import RESULT_NEUTRAL_FIELDS
+    killed = run_train(train_argv(small_pipeline, tmp_path / "run", "--epochs", "2"), extra_env=KILL)
     assert killed.returncode == 137
-    refused = run_train(train_argv(small_pipeline, tmp_path / "run", "--learning_rate", "3e-4"))
-    assert refused.returncode == 2 and "learning_rate" in refused.stderr
+    [checkpoint] = (tmp_path / "run.checkpoints").glob("*.pt")
+    other = run_train(train_argv(small_pipeline, tmp_path / "other", "--epochs", "1", "--learning_rate", "3e-4",
+                                 "--checkpoint_dir", str(tmp_path / "run.checkpoints")))
+    assert other.returncode == 0 and "resumed" not in other.stdout, other.stderr
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    damaged = run_train(train_argv(small_pipeline, tmp_path / "run", "--epochs", "2"))
+    assert damaged.returncode == 2 and "delete it to start over" in damaged.stderr
+    assert len(damaged.stderr.strip().splitlines()) == 1 and checkpoint.exists()
+    # the fingerprint covers every field except an explicit list, so a new knob is covered without anyone remembering
+    assert RESULT_NEUTRAL_FIELDS < {f for f in TrainConfig.__dataclass_fields__} and "learning_rate" not in RESULT_NEUTRAL_FIELDS
 
 
 @pytest.mark.parametrize("column, head", [("y_quality", "quality"), ("ret_1", "direction")])
@@ -116,6 +121,48 @@ def test_nan_in_data_path_stops_with_exit_1(small_pipeline, tmp_path, column, he
     assert "step 1" in result.stderr and head in result.stderr
     assert not (tmp_path / "out" / "model_state_dict.pt").exists()
     assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_a_failed_run_keeps_the_previous_bundle_and_log(small_pipeline, reference_run, tmp_path):
+    """NaN data into an out_dir holding a good bundle: exit 1, every old file byte-identical, the new log beside it."""
+    out, _ = reference_run
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    before = {p.name: p.read_bytes() for p in copy.iterdir()}
+    table = pq.read_table(small_pipeline["data"])
+    values = table.column("ret_1").to_numpy().copy()
+    values[:] = np.nan
+    poisoned = tmp_path / "poisoned.parquet"
+    pq.write_table(table.set_column(table.column_names.index("ret_1"), "ret_1", pa.array(values)), poisoned)
+    result = run_train(train_argv({**small_pipeline, "data": poisoned}, copy))
+    assert result.returncode == 1, result.stderr
+    assert {p.name: p.read_bytes() for p in copy.iterdir() if p.name != "run_log.txt.partial"} == before
+    assert "non-finite" in (copy / "run_log.txt.partial").read_text() or "step" in (copy / "run_log.txt.partial").read_text()
+
+
+def test_out_dir_holding_the_inputs_or_foreign_files_is_refused_before_work(small_pipeline, tmp_path):
+    contract_dir = tmp_path / "contract"
+    shutil.copytree(small_pipeline["meta"].parent, contract_dir)
+    before = {p.name: p.read_bytes() for p in contract_dir.iterdir()}
+    pipeline = {**small_pipeline, "meta": contract_dir / "entry_v9_feature_meta.json",
+                "seq_scaler": contract_dir / "seq_scaler.joblib", "snap_scaler": contract_dir / "snap_scaler.joblib"}
+    result = run_train(train_argv(pipeline, contract_dir))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert {p.name: p.read_bytes() for p in contract_dir.iterdir()} == before
+    foreign = tmp_path / "webapp"
+    (foreign / "src").mkdir(parents=True)
+    (foreign / "manifest.json").write_text("{}")
+    result = run_train(train_argv(small_pipeline, foreign))
+    assert result.returncode == 2 and "refusing to replace" in result.stderr
+    assert sorted(p.name for p in foreign.iterdir()) == ["manifest.json", "src"]
+
+
+def test_dataset_of_another_contract_is_refused(small_pipeline, tmp_path):
+    """A dataset built with another label horizon, trained with this meta: exit 2 naming both hashes."""
+    other = dataset_with_label_config(small_pipeline["data"], tmp_path / "h8.parquet", horizon_bars=8)
+    result = run_train(train_argv({**small_pipeline, "data": other}, tmp_path / "out"))
+    assert result.returncode == 2 and "rebuild the contract" in result.stderr, result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_no_context_variant(small_pipeline, tmp_path):
@@ -140,6 +187,9 @@ def test_no_context_variant(small_pipeline, tmp_path):
     (["--device", "tpu"], "true", "--device"),
     ([], "yes", "ENTRY_CONTEXT_FEATURES_ENABLED"),
     (["--seq_len", "64"], "true", "seq_len"),
+    (["--seed", "-1"], "true", "--seed"),
+    (["--seed", "1" * 25], "true", "--seed"),
+    (["--num_threads", "100000000"], "true", "--num_threads"),
 ])
 def test_bad_arguments_exit_2(small_pipeline, tmp_path, argv_change, env_value, message):
     argv = train_argv(small_pipeline, tmp_path / "out") + argv_change
@@ -155,7 +205,7 @@ def test_failed_success_criterion_exits_1_after_metrics_without_bundle(small_pip
     result = run_train(argv)
     assert result.returncode == 1, result.stderr
     assert "eligibility_rate_in_range" in result.stderr
-    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    metrics = json.loads((tmp_path / "out" / "metrics.json.failed").read_text())
     assert metrics["success_criteria"]["eligibility_rate_in_range"] is False and metrics["eligibility_rate"] < 0.1
     assert not (tmp_path / "out" / "model_state_dict.pt").exists() and not (tmp_path / "out" / "manifest.json").exists()
 
@@ -165,16 +215,14 @@ def test_validation_auc_matches_the_saved_model(small_pipeline, tmp_path):
     from sklearn.metrics import roc_auc_score
 
     from gx1.dataset import read_dataset
-    from gx1.models.entry_v10.entry_v10_ctx_train import TrainConfig, split_rows
-    from gx1.runtime import load_bundle
+    from gx1.models.entry_v10.bundle_io import load_bundle
+    from gx1.models.entry_v10.inputs import split_rows
 
     result = run_train(train_argv(small_pipeline, tmp_path / "out", "--val_days", "1", "--epochs", "1"))
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     data = read_dataset(str(small_pipeline["data"]))
-    config = TrainConfig(data="", out_dir="", feature_meta_path="", seq_scaler_path="", snap_scaler_path="",
-                         limit_samples=1200, val_days=1)
-    train_rows, val_rows, _ = split_rows(data, config, horizon=6)
+    train_rows, val_rows, _ = split_rows(data, limit_samples=1200, holdout_days=0, val_days=1, horizon=6)
     assert metrics["val_samples"] == len(val_rows) > 50 and train_rows.max() + 6 < val_rows.min()  # embargo
     bundle = load_bundle(tmp_path / "out")
     logits = bundle.predict(bundle.model_inputs(data), val_rows)[:, 0]

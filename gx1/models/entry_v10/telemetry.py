@@ -1,36 +1,53 @@
-"""Training telemetry: a run log mirrored to the console, per-step accumulators, epoch summaries."""
+"""Training telemetry and reports: the run log, per-step accumulators, epoch summaries, the run history,
+the metrics (every figure of the plan's §6) and the report files written from them.
+
+metrics.json holds every figure, wall clock and memory included; reproducible_metrics.json the same
+without run-varying figures (byte-stable: the file DVC tracks); train_steps.tsv / train_epochs.tsv
+are the loss curves for ``dvc plots``.
+"""
 from __future__ import annotations
 
-import os
+import resource
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from gx1.common import pretty_json, tsv_bytes
+
 
 class RunLogger:
-    """Print lines to stdout and to ``path``; the file is written as ``path.partial`` and moved into place on close.
+    """Print lines to stdout and append them, flushed line by line, to ``run_log.txt.partial`` beside ``path``.
 
-    Writing beside (not into) ``run_log.txt`` keeps the log intact when the console output is
-    also piped through ``tee`` into the same file, as the plan's command does.
+    The finished log becomes ``run_log.txt`` only as part of the run's report set (``text()``); a failed
+    run leaves its ``.partial`` and never touches the previous ``run_log.txt``. Writing beside (not into)
+    ``run_log.txt`` also keeps the log intact when the console is piped through ``tee`` into that file,
+    as the plan's command does.
     """
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.partial = self.path.with_name(self.path.name + ".partial")
-        self._fh = open(self.partial, "w", encoding="utf-8")
+        self._lines: list[str] = []
+        self._fh = None
 
     def line(self, text: str) -> None:
         print(text, flush=True)
+        self._lines.append(text)
+        if self._fh is None:
+            self.partial.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.partial, "w", encoding="utf-8", buffering=1)  # line-buffered: a kill loses no line
         self._fh.write(text + "\n")
 
-    def flush(self) -> None:
-        self._fh.flush()
+    def text(self) -> str:
+        return "".join(line + "\n" for line in self._lines)
 
-    def close(self) -> None:
-        if not self._fh.closed:
+    def close(self, finished: bool) -> None:
+        """Close the file; a finished run's partial log is removed (its text went into the report set)."""
+        if self._fh is not None and not self._fh.closed:
             self._fh.close()
-            os.replace(self.partial, self.path)
+        if finished:
+            self.partial.unlink(missing_ok=True)
 
 
 class StepStats:
@@ -67,3 +84,97 @@ def epoch_summary(epoch: int, stats: StepStats, wall_seconds: float) -> dict:
         "wall_clock_s": wall_seconds,
         "throughput_samples_per_s": stats.samples / max(wall_seconds, 1e-9),
     }
+
+
+@dataclass
+class RunHistory:
+    """What a run did so far: epoch summaries, one row per optimizer step, time and samples in the loop.
+    Saved in checkpoints (plain lists and numbers), so a resumed run reports the whole run."""
+
+    epochs: list[dict] = field(default_factory=list)
+    steps: list[dict] = field(default_factory=list)
+
+    @property
+    def loop_seconds(self) -> float:
+        return float(sum(e["wall_clock_s"] for e in self.epochs))
+
+    @property
+    def samples(self) -> int:
+        return int(sum(e["samples"] for e in self.epochs))
+
+
+LOSS_KEYS = ("loss", "loss_direction", "loss_early_move", "loss_quality")
+LOSS_STABLE_TOLERANCE = 0.05  # "stabilises": the last loss is at most 5% above the first
+# Figures that differ between two runs with the same inputs (wall clock, speed, memory, the machine).
+RUN_VARYING_KEYS = ("total_wall_clock_s", "train_loop_s", "avg_throughput_samples_per_s", "peak_memory_mb", "peak_gpu_memory_mb",
+                    "wall_clock_s", "throughput_samples_per_s", "machine")
+
+
+def loss_trend(run: RunHistory) -> tuple[float, float, str]:
+    """(first, last, basis): epoch mean losses with 2+ epochs, else the means of the first and last quarter of steps."""
+    if len(run.epochs) >= 2:
+        return run.epochs[0]["loss_mean"], run.epochs[-1]["loss_mean"], "epoch_mean"
+    quarter = max(1, len(run.steps) // 4)
+    return (float(np.mean([r["loss"] for r in run.steps[:quarter]])),
+            float(np.mean([r["loss"] for r in run.steps[-quarter:]])), "quarter_of_steps_mean")
+
+
+def peak_memory_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def build_metrics(run: RunHistory, counts: dict, facts: dict, total_seconds: float) -> dict:
+    """metrics.json: the plan's §6 figures and success criteria; ``facts`` adds what the trainer knows
+    (variant, contract hash, epochs, threads, device, machine, peak GPU memory)."""
+    first, last = run.steps[0], run.steps[-1]
+    early_mean, late_mean, basis = loss_trend(run)
+    all_values = np.array([[r[k] for k in LOSS_KEYS + ("grad_norm",)] for r in run.steps])
+    criteria = {
+        "loss_decreases_or_stabilises": bool(late_mean <= early_mean * (1.0 + LOSS_STABLE_TOLERANCE)),
+        "no_nan_inf": bool(np.isfinite(all_values).all()),
+        "eligibility_rate_in_range": 0.1 < counts["eligibility_rate"] < 0.99,
+    }
+    return {
+        **facts,
+        "first_step_losses": {k: first[k] for k in LOSS_KEYS},
+        "last_step_losses": {k: last[k] for k in LOSS_KEYS},
+        "loss_trend": {"basis": basis, "first": early_mean, "last": late_mean, "tolerance": LOSS_STABLE_TOLERANCE},
+        "mean_grad_norm": float(np.mean([r["grad_norm"] for r in run.steps])),
+        "dataset_len": counts["train_samples"], "val_samples": counts["val_samples"], "dataset_rows": counts["dataset_rows"],
+        "rows_used": counts["rows_used"], "eligible_rows": counts["eligible_rows"], "eligibility_rate": counts["eligibility_rate"],
+        "steps": len(run.steps),
+        "total_wall_clock_s": total_seconds,
+        "train_loop_s": run.loop_seconds,
+        "avg_throughput_samples_per_s": run.samples / max(run.loop_seconds, 1e-9),
+        "peak_memory_mb": peak_memory_mb(),
+        "per_epoch": run.epochs,
+        "success_criteria": criteria,
+    }
+
+
+def reproducible_part(metrics: dict) -> dict:
+    """metrics.json without its run-varying figures: a pure function of inputs, params and environment."""
+    stable = {k: v for k, v in metrics.items() if k not in RUN_VARYING_KEYS}
+    stable["per_epoch"] = [{k: v for k, v in e.items() if k not in RUN_VARYING_KEYS} for e in metrics["per_epoch"]]
+    return stable
+
+
+def report_files(metrics: dict, run: RunHistory, log_text: str) -> dict[str, bytes]:
+    """The report set of a finished run: metrics.json, reproducible_metrics.json, the curves, run_log.txt."""
+    stable = reproducible_part(metrics)
+    return {"metrics.json": pretty_json(metrics).encode(), "reproducible_metrics.json": pretty_json(stable).encode(),
+            "train_steps.tsv": _tsv(run.steps), "train_epochs.tsv": _tsv(stable["per_epoch"]),
+            "run_log.txt": log_text.encode()}
+
+
+def _tsv(rows: list[dict]) -> bytes:
+    return tsv_bytes({key: [_tsv_value(row.get(key)) for row in rows] for key in rows[0]})
+
+
+def _tsv_value(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m{seconds % 60:02d}s" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"

@@ -1,8 +1,9 @@
-"""Model inputs from a dataset: scaled feature matrices, sample indices, batched window gathering.
+"""Model inputs from a dataset: scaled feature matrices, the training/validation split, batched windows.
 
 Training and replay both build inputs through ``build_model_inputs`` + ``gather_batch``, so a
 bar gets the same numbers in both. Sequence windows are gathered with one index array per
-batch (``rows[:, None] + offsets``), never per sample in Python.
+batch (``rows[:, None] + offsets``), never per sample in Python. ``split_rows`` and
+``epoch_order`` decide which rows a training run sees, in which order.
 """
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from sklearn.preprocessing import StandardScaler
 
 from gx1.common import InputError
 from gx1.contract import scale
+from gx1.features import LABEL_COLUMNS
+
+OUTPUT_COLUMNS = ("direction_logit", "early_move_logit", "quality")  # the model's (B, 3) output, in order
+DAY_NS = 86_400 * 10**9
 
 
 @dataclass
@@ -49,12 +54,19 @@ def build_model_inputs(data: dict[str, np.ndarray], contract: dict, seq_scaler: 
         if scaler.n_features_in_ != len(names):
             raise InputError(f"{what} scaler expects {scaler.n_features_in_} features, the feature meta lists {len(names)}")
     cat_names = [c["name"] for c in contract["ctx_cat_features"]]
-    labels = _matrix(data, ["y_dir", "y_early", "y_quality"], "label") if "y_dir" in data else \
-        np.full((len(data["time"]), 3), np.nan)
+    labels = _matrix(data, list(LABEL_COLUMNS), "label") if LABEL_COLUMNS[0] in data else \
+        np.full((len(data["time"]), len(LABEL_COLUMNS)), np.nan)
+    ctx_cat = _matrix(data, cat_names, "context").astype(np.int64)
+    cards = np.array([c["cardinality"] for c in contract["ctx_cat_features"]], dtype=np.int64)
+    out_of_range = (ctx_cat < 0) | (ctx_cat >= cards)
+    if out_of_range.any():
+        column = int(np.argmax(out_of_range.any(axis=0)))
+        raise InputError(f"context feature {cat_names[column]} has values outside [0, {cards[column]}) (cardinality in the "
+                         "feature meta): rebuild the contract from this dataset (python3 -m gx1.contract)")
     return ModelInputs(
         seq=torch.from_numpy(np.ascontiguousarray(scale(_matrix(data, seq_names, "seq"), seq_scaler))),
         snap=torch.from_numpy(np.ascontiguousarray(scale(_matrix(data, snap_names, "snap"), snap_scaler))),
-        ctx_cat=torch.from_numpy(_matrix(data, cat_names, "context").astype(np.int64)),
+        ctx_cat=torch.from_numpy(ctx_cat),
         ctx_cont=torch.from_numpy(_matrix(data, contract["ctx_cont_features"], "context").astype(np.float32)),
         labels=torch.from_numpy(labels.astype(np.float32)),
         seq_len=seq_len,
@@ -77,3 +89,36 @@ def gather_batch(inputs: ModelInputs, rows: torch.Tensor) -> tuple[torch.Tensor,
     offsets = torch.arange(1 - inputs.seq_len, 1, device=rows.device)
     windows = inputs.seq[rows[:, None] + offsets]
     return windows, inputs.snap[rows], inputs.ctx_cat[rows], inputs.ctx_cont[rows], inputs.labels[rows]
+
+
+def split_rows(data: dict[str, np.ndarray], limit_samples: int, holdout_days: float, val_days: float,
+               horizon: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Training and validation row indices (eligible rows only) and counts for the metrics.
+
+    The holdout is the last ``holdout_days`` of the whole dataset (the replay week); ``limit_samples``
+    then takes the first N rows before it; validation is the last ``val_days`` of what remains.
+    Rows whose label horizon reaches into the holdout or the validation window are embargoed.
+    """
+    rows = len(data["time"])
+    time_ns = data["time"].astype(np.int64)
+    end = rows
+    if holdout_days and rows:
+        end = int(np.searchsorted(time_ns, time_ns[-1] - holdout_days * DAY_NS, side="right"))
+    used = min(end, limit_samples) if limit_samples else end
+    eligible = np.asarray(data["eligible"][:used], dtype=bool)
+    train_end = max(0, end - horizon) if used == end < rows else used
+    val_rows = np.empty(0, dtype=np.int64)
+    if val_days and used:
+        val_start = int(np.searchsorted(time_ns[:used], time_ns[used - 1] - val_days * DAY_NS, side="right"))
+        val_rows = np.flatnonzero(eligible[val_start:used]) + val_start
+        train_end = max(0, val_start - horizon)
+    train_rows = np.flatnonzero(eligible[:train_end])
+    counts = {"dataset_rows": rows, "rows_used": used, "holdout_rows": rows - end, "eligible_rows": int(eligible.sum()),
+              "eligibility_rate": float(eligible.mean()) if used else 0.0,
+              "train_samples": int(len(train_rows)), "val_samples": int(len(val_rows))}
+    return train_rows, val_rows, counts
+
+
+def epoch_order(train_rows: np.ndarray, seed: int, epoch: int) -> np.ndarray:
+    """The data order of one epoch, from a generator seeded by (seed, epoch): resumable without state."""
+    return np.random.default_rng([seed, epoch]).permutation(train_rows)

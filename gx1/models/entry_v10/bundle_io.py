@@ -1,0 +1,421 @@
+"""The entry_v10 bundle format in one place: file names, writer, manifest, the sha256 gate, plain loaders.
+
+    files = bundle_file_bytes(model, train_config, meta_blob, seq_blob, snap_blob, golden, environment)
+    write_bundle(staging_dir, files)          # the files plus manifest.json (training, gx1.bundle)
+    opened = open_bundle("models/entry_v10_ctx/bundle")   # manifest + every listed file read once
+    bundle = load_bundle("models/entry_v10_ctx/bundle")   # gx1.verify's integrity checks, then the loaders
+
+What a bundle holds (each fact once): the weights; ``bundle_metadata.json`` (the plan's §5A keys,
+the contract hash, the model config, the environment the bytes came from); ``train_config.json`` (the
+training knobs, no machine paths); the feature meta and both scalers as the contract wrote them; the
+hash file the plan asks for; a golden sample (a few inputs and the CPU model's outputs);
+``manifest.json`` (sha256 and size of each, written last). Same inputs, same bytes.
+
+Safety rules for reading (DESIGN.md): files are read only when they are regular files (no symlink,
+device or pipe), under a size bound per name; nothing builds or unpickles from bytes whose sha256
+does not match the manifest; scalers load through ``gx1.scaler_io``'s allow-list, weights with
+``torch.load(weights_only=True)``; the model config is bounded before a model is built. Every
+problem a file can have raises ``BundleError`` (bad input, exit 2 in a CLI); anything else is a bug.
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+import platform
+import stat
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import sklearn
+import torch
+from sklearn.preprocessing import StandardScaler
+
+from gx1.common import InputError, atomic_write_bytes, parse_json_bytes, pretty_json, printable, sha256_bytes
+from gx1.contract import META_NAME, SEQ_SCALER_NAME, SNAP_SCALER_NAME, contract_hash, contract_part
+from gx1.models.entry_v10.inputs import OUTPUT_COLUMNS, ModelInputs, gather_batch, predict_rows, build_model_inputs
+from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
+from gx1.models.entry_v10.variant import variant_facts
+from gx1.scaler_io import scaler_from_bytes
+
+WEIGHTS = "model_state_dict.pt"
+TRAIN_CONFIG = "train_config.json"
+METADATA = "bundle_metadata.json"
+HASH_FILE = "feature_contract_hash.txt"
+GOLDEN = "golden_sample.json"
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = "gx1-bundle/2"
+MAX_BYTES = {WEIGHTS: 256 << 20, TRAIN_CONFIG: 1 << 20, METADATA: 1 << 20, HASH_FILE: 1 << 10, META_NAME: 1 << 20,
+             SEQ_SCALER_NAME: 1 << 20, SNAP_SCALER_NAME: 1 << 20, GOLDEN: 16 << 20, MANIFEST: 1 << 20}
+BUNDLE_FILES = (WEIGHTS, TRAIN_CONFIG, METADATA, HASH_FILE, META_NAME, SEQ_SCALER_NAME, SNAP_SCALER_NAME, GOLDEN)
+JSON_FILES = (METADATA, TRAIN_CONFIG, META_NAME, GOLDEN)
+# file types a runtime could load: any of them that is not a bundle file is flagged by verify
+LOADABLE_SUFFIXES = frozenset({".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".onnx", ".joblib", ".pkl", ".pickle",
+                               ".npz", ".npy", ".json"})
+# what a training out_dir holds beside its bundle (reports, never loaded by a runtime)
+TRAINING_REPORTS = frozenset({"metrics.json", "reproducible_metrics.json", "run_log.txt", "train_steps.tsv",
+                              "train_epochs.tsv"})
+# bounds on a model config read from a bundle, checked before anything is built: field -> (low, high)
+CONFIG_BOUNDS = {"n_seq_features": (1, 4096), "n_snap_features": (1, 4096), "seq_len": (1, 4096), "n_ctx_cont": (0, 256),
+                 "d_model": (1, 2048), "n_layers": (1, 48), "n_heads": (1, 64), "ff_mult": (1, 16), "snap_hidden": (1, 4096),
+                 "ctx_embed_dim": (1, 1024), "ctx_hidden": (1, 4096), "fusion_hidden": (1, 4096)}
+MAX_CARDINALITY, MAX_CTX_CAT = 100_000, 64
+MAX_PARAMETERS = 64_000_000
+
+
+class BundleError(InputError):
+    """A bundle file is missing, unreadable, malformed or out of bounds (bad input: exit 2)."""
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def state_dict_bytes(model: torch.nn.Module) -> bytes:
+    """torch.save of the CPU state dict into memory (the archive name does not depend on a file path)."""
+    state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def golden_sample(model: EntryV10Model, inputs: ModelInputs, rows: np.ndarray, times: np.ndarray) -> dict:
+    """A few input rows and the CPU model's outputs for them."""
+    cpu_model = EntryV10Model(model.cfg)
+    cpu_model.load_state_dict({k: v.to("cpu") for k, v in model.state_dict().items()})
+    cpu_model.eval()
+    seq, snap, ctx_cat, ctx_cont, _ = gather_batch(inputs.to(torch.device("cpu")),
+                                                    torch.from_numpy(np.asarray(rows, dtype=np.int64)))
+    with torch.no_grad():
+        outputs = cpu_model(seq, snap, ctx_cat, ctx_cont)
+    return {"rows": [int(r) for r in rows], "times": [str(times[r].astype("datetime64[s]")) + "Z" for r in rows],
+            "seq": seq.tolist(), "snap": snap.tolist(), "ctx_cat": ctx_cat.tolist(), "ctx_cont": ctx_cont.tolist(),
+            "outputs": outputs.tolist(), "output_columns": list(OUTPUT_COLUMNS)}
+
+
+def bundle_metadata(model_cfg: EntryV10Config, feature_hash: str, environment: dict) -> dict:
+    """bundle_metadata.json: the §5A keys, the contract hash, the model config and the environment."""
+    return {"model_name": "entry_v10",
+            **variant_facts(model_cfg.use_context, len(model_cfg.ctx_cat_cardinalities), model_cfg.n_ctx_cont),
+            "feature_contract_hash": feature_hash, "model_config": model_cfg.to_dict(), "environment": environment}
+
+
+def bundle_file_bytes(model: EntryV10Model, train_config: dict, meta_blob: bytes, seq_blob: bytes, snap_blob: bytes,
+                      golden: dict, environment: dict) -> dict[str, bytes]:
+    """Every bundle file's bytes (no manifest), in memory."""
+    feature_hash = contract_hash(parse_json_bytes(meta_blob, META_NAME))
+    return {WEIGHTS: state_dict_bytes(model), TRAIN_CONFIG: pretty_json(train_config).encode(),
+            METADATA: pretty_json(bundle_metadata(model.cfg, feature_hash, environment)).encode(),
+            HASH_FILE: (feature_hash + "\n").encode(), META_NAME: meta_blob, SEQ_SCALER_NAME: seq_blob,
+            SNAP_SCALER_NAME: snap_blob, GOLDEN: pretty_json(golden).encode()}
+
+
+def manifest_bytes(files: dict[str, bytes]) -> bytes:
+    """manifest.json: sha256 and size of every bundle file."""
+    entries = {name: {"sha256": sha256_bytes(blob), "bytes": len(blob)} for name, blob in sorted(files.items())}
+    return pretty_json({"format": MANIFEST_FORMAT, "files": entries}).encode()
+
+
+def write_bundle(directory: Path, files: dict[str, bytes]) -> None:
+    """Write the bundle files, then manifest.json (last), into ``directory`` (a staging folder)."""
+    for name in BUNDLE_FILES:
+        atomic_write_bytes(Path(directory) / name, files[name])
+    atomic_write_bytes(Path(directory) / MANIFEST, manifest_bytes(files))
+
+
+def is_bundle_folder(directory: Path, extra: frozenset[str] = frozenset()) -> bool:
+    """True when ``directory`` holds a gx1 manifest and nothing but bundle files (and ``extra`` names):
+    the only kind of folder gx1 replaces."""
+    try:
+        names = {p.name for p in Path(directory).iterdir()}
+        manifest = parse_json_bytes(_read_bounded(Path(directory) / MANIFEST, MANIFEST), MANIFEST)
+    except (InputError, OSError):
+        return False
+    return (isinstance(manifest, dict) and str(manifest.get("format", "")).startswith("gx1-bundle/")
+            and names <= set(BUNDLE_FILES) | {MANIFEST} | set(extra))
+
+
+# ----------------------------------------------------------------------------- reading: the gate
+
+
+@dataclass(frozen=True)
+class OpenedBundle:
+    """A bundle as read from disk: the manifest, and the bytes of every listed bundle file that could be read."""
+
+    directory: Path
+    manifest_format: object
+    listed: dict[str, str]           # bundle file -> sha256 the manifest lists
+    blobs: dict[str, bytes]          # bundle file -> bytes read (whether or not they match)
+    unreadable: dict[str, str]       # bundle file -> why it could not be read
+    unlisted: tuple[str, ...]        # listed names that are not bundle files (never read)
+    extras: tuple[str, ...]          # other files in the folder (relative paths)
+
+    @property
+    def verified(self) -> frozenset[str]:
+        """Bundle files whose bytes match the manifest's sha256."""
+        return frozenset(n for n, b in self.blobs.items() if self.listed.get(n) == sha256_bytes(b))
+
+    def verified_blob(self, name: str) -> bytes:
+        """Bytes that matched the manifest; BundleError otherwise (nothing is built from unmatched bytes)."""
+        if name not in self.verified:
+            raise BundleError(f"{name} {self.unreadable.get(name, 'did not match the manifest sha256')}: not loaded")
+        return self.blobs[name]
+
+    def document(self, name: str) -> dict:
+        """A JSON bundle file as an object (parsed even when unverified: JSON values are only compared)."""
+        if name not in self.blobs:
+            raise BundleError(f"{name} {self.unreadable.get(name, 'is missing')}")
+        value = _as_bundle_error(lambda: parse_json_bytes(self.blobs[name], name))
+        if not isinstance(value, dict):
+            raise BundleError(f"{name} is not a JSON object")
+        return value
+
+    def hash_text(self) -> str:
+        if HASH_FILE not in self.blobs:
+            raise BundleError(f"{HASH_FILE} {self.unreadable.get(HASH_FILE, 'is missing')}")
+        try:
+            return self.blobs[HASH_FILE].decode("ascii").strip()
+        except UnicodeDecodeError:
+            raise BundleError(f"{HASH_FILE} is not ASCII text") from None
+
+
+def _read_bounded(path: Path, name: str) -> bytes:
+    """A regular file's bytes (a symlink, device or pipe is refused before it is opened for reading)."""
+    info = os.lstat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise BundleError(f"{name} is not a regular file")
+    if info.st_size > MAX_BYTES[name]:
+        raise BundleError(f"{name} is {info.st_size} bytes, more than the {MAX_BYTES[name]} allowed")
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_BYTES[name] + 1)
+    if len(data) > MAX_BYTES[name]:
+        raise BundleError(f"{name} grew past {MAX_BYTES[name]} bytes while read")
+    return data
+
+
+def open_bundle(bundle_dir: str | Path) -> OpenedBundle:
+    """Read manifest.json and every listed bundle file once. InputError (exit 2) when there is no readable manifest."""
+    directory = Path(bundle_dir)
+    if not directory.is_dir():
+        raise InputError(f"bundle directory not found: {directory} (pass the out_dir of training or of gx1.bundle)")
+    try:
+        manifest = parse_json_bytes(_read_bounded(directory / MANIFEST, MANIFEST), f"{directory / MANIFEST}")
+    except FileNotFoundError:
+        raise InputError(f"bundle {directory} has no {MANIFEST}: not a complete bundle "
+                         "(finish training or rerun gx1.bundle)") from None
+    entries = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(entries, dict) or not all(isinstance(e, dict) and isinstance(e.get("sha256"), str)
+                                                for e in entries.values()):
+        raise InputError(f"{directory / MANIFEST} is not a bundle manifest (needs files: {{name: {{sha256}}}}): rerun gx1.bundle")
+    listed = {name: entry["sha256"] for name, entry in entries.items()}
+    blobs, unreadable = {}, {}
+    for name in BUNDLE_FILES:
+        try:
+            blobs[name] = _read_bounded(directory / name, name)
+        except FileNotFoundError:
+            unreadable[name] = "is missing"
+        except BundleError as exc:
+            unreadable[name] = str(exc).removeprefix(f"{name} ")
+    extras = tuple(sorted(p.relative_to(directory).as_posix() for p in _walk_files(directory)
+                          if p.relative_to(directory).as_posix() not in set(BUNDLE_FILES) | {MANIFEST}))
+    return OpenedBundle(directory, manifest.get("format"), listed, blobs, unreadable,
+                        tuple(sorted(n for n in listed if n not in BUNDLE_FILES)), extras)
+
+
+def _walk_files(directory: Path):
+    for root, _, filenames in os.walk(directory):  # symlinked folders are not followed
+        for filename in filenames:
+            yield Path(root) / filename
+
+
+def loadable_extras(opened: OpenedBundle) -> list[str]:
+    """Extra files a runtime could load (by suffix), except a training out_dir's own report files."""
+    return [name for name in opened.extras if Path(name).suffix.lower() in LOADABLE_SUFFIXES and name not in TRAINING_REPORTS]
+
+
+# ----------------------------------------------------------------------------- reading: plain loaders
+
+
+def model_config(opened: OpenedBundle) -> EntryV10Config:
+    """The model config from verified bundle_metadata.json, bounded before anything is built."""
+    opened.verified_blob(METADATA)
+    raw = opened.document(METADATA).get("model_config")
+    return config_from_dict(raw)
+
+
+def config_from_dict(raw: object) -> EntryV10Config:
+    """An EntryV10Config from a JSON object: every field present with its type, sizes within CONFIG_BOUNDS."""
+    if not isinstance(raw, dict):
+        raise BundleError(f"model_config is {type(raw).__name__}, not an object")
+    known = {f.name: f for f in fields(EntryV10Config)}
+    unknown, missing = sorted(set(raw) - set(known)), sorted(set(known) - set(raw))
+    if unknown or missing:
+        raise BundleError(f"model_config fields differ from EntryV10Config (unknown {printable(unknown)[:200]}, missing {missing})")
+    problems = []
+    for name, (low, high) in CONFIG_BOUNDS.items():
+        value = raw[name]
+        if type(value) is not int or not low <= value <= high:
+            problems.append(f"{name} {printable(value)[:40]} not an int in [{low}, {high}]")
+    cards = raw["ctx_cat_cardinalities"]
+    if not isinstance(cards, list) or len(cards) > MAX_CTX_CAT or \
+            not all(type(c) is int and 1 <= c <= MAX_CARDINALITY for c in cards):
+        problems.append(f"ctx_cat_cardinalities must be at most {MAX_CTX_CAT} ints in [1, {MAX_CARDINALITY}]")
+    for name in ("dropout", "loss_weight_dir", "loss_weight_early", "loss_weight_quality", "huber_delta"):
+        if type(raw[name]) not in (int, float) or not math.isfinite(raw[name]) or not 0 <= raw[name] <= 1e6:
+            problems.append(f"{name} {printable(raw[name])[:40]} not a finite number >= 0")
+    if type(raw["use_context"]) is not bool:
+        problems.append("use_context is not true/false")
+    if raw["ff_activation"] not in ("relu", "gelu"):
+        problems.append(f"ff_activation {printable(raw['ff_activation'])[:40]} is not relu or gelu")
+    if not problems and raw["d_model"] % raw["n_heads"]:
+        problems.append(f"d_model {raw['d_model']} is not divisible by n_heads {raw['n_heads']}")
+    if problems:
+        raise BundleError(f"model_config: {'; '.join(problems)}")
+    cfg = EntryV10Config(**raw)
+    if parameter_estimate(cfg) > MAX_PARAMETERS:
+        raise BundleError(f"model_config asks for about {parameter_estimate(cfg):,} parameters, more than the "
+                          f"{MAX_PARAMETERS:,} allowed")
+    return cfg
+
+
+def parameter_estimate(cfg: EntryV10Config) -> int:
+    """An upper estimate of the parameter count, from the config alone (nothing is allocated)."""
+    d, ff = cfg.d_model, cfg.ff_mult * cfg.d_model
+    count = cfg.n_seq_features * d + cfg.seq_len * d + cfg.n_layers * (4 * d * d + 2 * d * ff + 9 * d + ff)
+    count += cfg.n_snap_features * cfg.snap_hidden + cfg.snap_hidden ** 2 + 2 * cfg.snap_hidden
+    fused = d + cfg.snap_hidden
+    ctx_in = cfg.ctx_embed_dim * (len(cfg.ctx_cat_cardinalities) + 1)
+    count += sum(cfg.ctx_cat_cardinalities) * cfg.ctx_embed_dim + ctx_in * cfg.ctx_hidden + cfg.ctx_hidden * 2 * fused
+    count += (fused + cfg.ctx_hidden) * cfg.fusion_hidden + cfg.fusion_hidden ** 2 + 3 * cfg.fusion_hidden
+    return int(count * 1.05) + 10_000
+
+
+def feature_contract(opened: OpenedBundle) -> dict:
+    """The contract part of the bundle's feature meta (keys checked)."""
+    return _as_bundle_error(lambda: contract_part(opened.document(META_NAME)))
+
+
+def scaler(opened: OpenedBundle, name: str) -> StandardScaler:
+    """A scaler from verified bytes, through the allow-list unpickler."""
+    return _as_bundle_error(lambda: scaler_from_bytes(opened.verified_blob(name), name))
+
+
+def weights(opened: OpenedBundle) -> dict[str, torch.Tensor]:
+    """The state dict from verified bytes with torch.load(weights_only=True): tensors only."""
+    blob = opened.verified_blob(WEIGHTS)
+    try:
+        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a corrupt or hostile archive raises many types; all are bad input
+        raise BundleError(f"{WEIGHTS}: torch.load(weights_only=True) failed ({type(exc).__name__}: "
+                          f"{printable(exc)[:200]})") from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise BundleError(f"{WEIGHTS} holds a {type(state).__name__}, not a state dict of tensors")
+    return state
+
+
+def model(opened: OpenedBundle) -> EntryV10Model:
+    """The model rebuilt from the bounded config, weights loaded strictly (names, shapes, finite), eval mode."""
+    cfg, state = model_config(opened), weights(opened)
+    with torch.random.fork_rng(devices=[]):  # building must not move the caller's RNG
+        built = EntryV10Model(cfg)
+    expected = built.state_dict()
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    shapes = [f"{k} {tuple(state[k].shape)} != {tuple(expected[k].shape)}" for k in sorted(set(state) & set(expected))
+              if state[k].shape != expected[k].shape or state[k].dtype != expected[k].dtype]
+    non_finite = [k for k in sorted(set(state) & set(expected)) if state[k].is_floating_point()
+                  and not bool(torch.isfinite(state[k]).all())]
+    if missing or unexpected or shapes or non_finite:
+        parts = [f"{what} [{printable(', '.join(keys[:10]))}{' ...' if len(keys) > 10 else ''}]"
+                 for what, keys in (("missing keys", missing), ("unexpected keys", unexpected),
+                                    ("shape/dtype mismatches", shapes), ("non-finite tensors", non_finite)) if keys]
+        raise BundleError(f"{WEIGHTS}: {'; '.join(parts)} (expected exactly the model's {len(expected)} tensors, finite)")
+    built.load_state_dict(state, strict=True)
+    return built.eval()
+
+
+def golden_inputs(opened: OpenedBundle, cfg: EntryV10Config) -> tuple[torch.Tensor, ...]:
+    """(seq, snap, ctx_cat, ctx_cont, stored outputs) of the golden sample, shapes checked against ``cfg``."""
+    golden = opened.document(GOLDEN)
+    try:
+        seq, snap, ctx_cont, stored = (torch.tensor(golden[k], dtype=torch.float32) for k in ("seq", "snap", "ctx_cont", "outputs"))
+        ctx_cat = torch.tensor(golden["ctx_cat"], dtype=torch.int64)
+    except (KeyError, TypeError, ValueError, RuntimeError, OverflowError) as exc:
+        raise BundleError(f"{GOLDEN}: not numeric arrays ({type(exc).__name__}: {printable(exc)[:120]})") from None
+    n = len(stored)
+    wanted = {"seq": (seq, (n, cfg.seq_len, cfg.n_seq_features)), "snap": (snap, (n, cfg.n_snap_features)),
+              "outputs": (stored, (n, 3))}
+    if cfg.use_context:  # without context the model ignores these inputs
+        wanted.update(ctx_cat=(ctx_cat, (n, len(cfg.ctx_cat_cardinalities))), ctx_cont=(ctx_cont, (n, cfg.n_ctx_cont)))
+    wrong = [f"{k} {tuple(t.shape)} != {shape}" for k, (t, shape) in wanted.items() if tuple(t.shape) != shape]
+    if n == 0 or wrong:
+        raise BundleError(f"{GOLDEN}: shapes {'; '.join(wrong) or 'empty'} (expected n >= 1 samples of the model's inputs)")
+    if cfg.use_context and ((ctx_cat < 0) | (ctx_cat >= torch.tensor(cfg.ctx_cat_cardinalities))).any():
+        raise BundleError(f"{GOLDEN}: ctx_cat values outside the model's cardinalities")
+    return seq, snap, ctx_cat, ctx_cont, stored
+
+
+def _as_bundle_error(load):
+    try:
+        return load()
+    except BundleError:
+        raise
+    except InputError as exc:
+        raise BundleError(str(exc)) from None
+
+
+# ----------------------------------------------------------------------------- the loaded bundle
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A bundle that passed the integrity checks, with everything a runtime needs."""
+
+    directory: Path
+    metadata: dict
+    train_config: dict
+    feature_meta: dict
+    contract_hash: str
+    seq_scaler: StandardScaler
+    snap_scaler: StandardScaler
+    model: EntryV10Model
+
+    @property
+    def seq_len(self) -> int:
+        return self.model.cfg.seq_len
+
+    @property
+    def use_context(self) -> bool:
+        return self.model.cfg.use_context
+
+    def model_inputs(self, data: dict[str, np.ndarray]) -> ModelInputs:
+        """Scale a dataset's columns with the bundle's own scalers (the training-time data path)."""
+        return build_model_inputs(data, self.feature_meta["contract"], self.seq_scaler, self.snap_scaler, self.seq_len)
+
+    def predict(self, inputs: ModelInputs, rows: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        """Model outputs (direction logit, early-move logit, quality) for dataset rows, batched."""
+        return predict_rows(self.model, inputs, rows, batch_size).cpu().numpy()
+
+
+def load_bundle(bundle_dir: str | Path, expected_hash: str | None = None) -> Bundle:
+    """Run gx1.verify's integrity checks (plus the contract hash when ``expected_hash`` is given), then load.
+
+    Raises BundleError naming the first failing check. The §5A policy (context variant) is the caller's.
+    """
+    from gx1.verify import integrity_failure  # the checks live in gx1.verify; they import this module
+    opened = open_bundle(bundle_dir)
+    failure = integrity_failure(opened, expected_hash)
+    if failure is not None:
+        raise BundleError(f"{failure.name} check failed: {failure.detail} (bundle {opened.directory})")
+    meta = opened.document(META_NAME)
+    return Bundle(directory=opened.directory, metadata=opened.document(METADATA), train_config=opened.document(TRAIN_CONFIG),
+                  feature_meta=meta, contract_hash=contract_hash(meta), seq_scaler=scaler(opened, SEQ_SCALER_NAME),
+                  snap_scaler=scaler(opened, SNAP_SCALER_NAME), model=model(opened))
+
+
+def environment_facts(device: torch.device, threads: int) -> dict:
+    """What the weight bytes depend on besides inputs and params (gx1.cpu says which facts matter in which mode)."""
+    from gx1.cpu import reproducibility_facts
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+            "scikit_learn": sklearn.__version__, "machine": platform.machine(), "device": device.type,
+            **reproducibility_facts(threads)}
+

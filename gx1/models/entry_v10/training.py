@@ -1,0 +1,405 @@
+"""One entry_v10 training run, top to bottom: load inputs -> build model -> training loop -> finish.
+
+    from gx1.models.entry_v10.entry_v10_ctx_train import parse_args
+    from gx1.models.entry_v10.training import run
+    metrics = run(parse_args([...the plan's flags...]))
+
+Where to look: ``train_step`` is one optimizer step, ``train_epoch`` one pass over the data,
+``save_checkpoint``/``resume`` the checkpoint, ``finish`` the metrics, reports and bundle. Everything
+the run reads is checked before anything is written (``load_inputs``, ``check_outputs``); outputs are
+built in staging folders and swapped in complete (``gx1.common.replace_dir``).
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+import random
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gx1.common import CheckFailed, InputError, atomic_write_bytes, canonical_json, read_regular_file, replace_dir, sha256_bytes
+from gx1.common import sha256_file, staging_dir
+from gx1.cpu import machine_facts
+from gx1.contract import contract_hash, dataset_contract, load_scaler, read_meta
+from gx1.dataset import read_dataset, read_label_config
+from gx1.models.entry_v10 import bundle_io
+from gx1.models.entry_v10.entry_v10_ctx_train import TrainConfig
+from gx1.models.entry_v10.inputs import ModelInputs, build_model_inputs, epoch_order, gather_batch, predict_rows, split_rows
+from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
+from gx1.models.entry_v10.telemetry import (
+    RunHistory, RunLogger, StepStats, build_metrics, duration, epoch_summary, report_files,
+)
+from gx1.models.entry_v10.variant import variant_name
+
+FAULT_ENV = "GX1_FAULT_KILL_AFTER_EPOCH"  # fault-injection point (module docstring of entry_v10_ctx_train)
+# TrainConfig fields that cannot change the weights: left out of the resume fingerprint. Every other
+# field, and any field added later, is in it (resume fails closed).
+RESULT_NEUTRAL_FIELDS = frozenset({"data", "out_dir", "report_dir", "checkpoint_dir", "feature_meta_path", "seq_scaler_path",
+                                   "snap_scaler_path", "log_every", "num_workers", "num_threads"})
+OWNED_REPORTS = bundle_io.TRAINING_REPORTS | {"run_log.txt.partial", "metrics.json.failed"}
+
+
+# ----------------------------------------------------------------------------- load inputs
+
+
+@dataclass
+class RunInputs:
+    """Everything a run reads, checked: the contract files' bytes, the data split, the model inputs."""
+
+    meta: dict
+    meta_blob: bytes
+    seq_blob: bytes
+    snap_blob: bytes
+    data: dict[str, np.ndarray]
+    train_rows: np.ndarray
+    val_rows: np.ndarray
+    counts: dict
+    inputs: ModelInputs
+    fingerprint: dict
+
+    @property
+    def contract(self) -> dict:
+        return self.meta["contract"]
+
+
+def load_inputs(cfg: TrainConfig, device: torch.device) -> RunInputs:
+    """Read and cross-check the meta, scalers and dataset; InputError (exit 2) before anything is written."""
+    meta = read_meta(cfg.feature_meta_path)
+    seq_scaler = load_scaler(cfg.seq_scaler_path, meta["scalers"]["seq"]["sha256"], "seq scaler")
+    snap_scaler = load_scaler(cfg.snap_scaler_path, meta["scalers"]["snap"]["sha256"], "snap scaler")
+    data_hash = contract_hash({"contract": dataset_contract(cfg.data)})
+    if data_hash != contract_hash(meta):
+        raise InputError(f"dataset {cfg.data} was built under contract {data_hash} (its label config and bar interval), the "
+                         f"feature meta {cfg.feature_meta_path} is {contract_hash(meta)}: rebuild the contract from this dataset "
+                         "(python3 -m gx1.contract) or train on the dataset the meta was fitted on")
+    if cfg.seq_len > read_label_config(cfg.data).seq_len:
+        raise InputError(f"--seq_len {cfg.seq_len} exceeds the window the dataset's eligibility was built for "
+                         f"({read_label_config(cfg.data).seq_len}): rebuild it with `python -m gx1.dataset --seq_len {cfg.seq_len}`")
+    data = read_dataset(cfg.data)
+    train_rows, val_rows, counts = split_rows(data, cfg.limit_samples, cfg.holdout_days, cfg.val_days,
+                                              meta["contract"]["labels"]["horizon_bars"])
+    if len(train_rows) == 0:
+        raise InputError(f"no eligible training rows in {cfg.data} with limit_samples={cfg.limit_samples}, "
+                         f"holdout_days={cfg.holdout_days}, val_days={cfg.val_days}")
+    inputs = build_model_inputs(data, meta["contract"], seq_scaler, snap_scaler, cfg.seq_len).to(device)
+    fingerprint = {**{k: v for k, v in cfg.knobs().items() if k not in RESULT_NEUTRAL_FIELDS},
+                   "data_sha256": sha256_file(cfg.data), "contract_hash": contract_hash(meta), "scalers": meta["scalers"],
+                   **bundle_io.environment_facts(device, torch.get_num_threads())}
+    blobs = [read_regular_file(p, "contract file", 1 << 24) for p in (cfg.feature_meta_path, cfg.seq_scaler_path,
+                                                                       cfg.snap_scaler_path)]
+    return RunInputs(meta, *blobs, data, train_rows, val_rows, counts, inputs, fingerprint)
+
+
+def check_outputs(cfg: TrainConfig) -> None:
+    """The out_dir and report_dir may be created or replaced, and hold none of the inputs."""
+    out_dir, report_dir = Path(cfg.out_dir), Path(cfg.report_dir or cfg.out_dir)
+    for directory, owned in ((out_dir, _owned_out_dir), (report_dir, _owned_report_dir)):
+        if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
+            raise InputError(f"{directory} exists and is not a directory: choose another --out_dir/--report_dir")
+        if directory.is_dir() and any(directory.iterdir()) and not owned(directory):
+            raise InputError(f"refusing to replace {directory}: it holds files that are not a gx1 bundle or training reports; "
+                             "remove them or choose another directory")
+        for source in (cfg.data, cfg.feature_meta_path, cfg.seq_scaler_path, cfg.snap_scaler_path):
+            if directory.resolve() in Path(source).resolve().parents:
+                raise InputError(f"input {source} lies inside the output directory {directory}: choose another output directory")
+    if report_dir != out_dir and (out_dir.resolve() in report_dir.resolve().parents
+                                  or report_dir.resolve() in out_dir.resolve().parents):
+        raise InputError(f"--report_dir {report_dir} and --out_dir {out_dir} are nested: use the same directory or separate ones")
+
+
+def _owned_out_dir(directory: Path) -> bool:
+    names = {p.name for p in directory.iterdir()}
+    return names <= OWNED_REPORTS or bundle_io.is_bundle_folder(directory, extra=frozenset(OWNED_REPORTS))
+
+
+def _owned_report_dir(directory: Path) -> bool:
+    return _owned_out_dir(directory)
+
+
+# ----------------------------------------------------------------------------- build model
+
+
+def model_config_for(contract: dict, seq_len: int, use_context: bool) -> EntryV10Config:
+    """The model config a contract implies (feature counts, context cardinalities when context is on)."""
+    return EntryV10Config(
+        n_seq_features=len(contract["seq_features"]), n_snap_features=len(contract["snap_features"]), seq_len=seq_len,
+        use_context=use_context, ctx_cat_cardinalities=[c["cardinality"] for c in contract["ctx_cat_features"]] if use_context
+        else [], n_ctx_cont=len(contract["ctx_cont_features"]) if use_context else 0)
+
+
+def set_seed(seed: int) -> None:
+    """One seed for python, numpy and torch."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def build_model(cfg: TrainConfig, run_inputs: RunInputs, device: torch.device) -> tuple[EntryV10Model, torch.optim.Optimizer]:
+    """The seeded model (continuous context standardised with training-row statistics) and its AdamW optimizer."""
+    set_seed(cfg.seed)
+    model = EntryV10Model(model_config_for(run_inputs.contract, cfg.seq_len, cfg.context_features_enabled))
+    if model.cfg.use_context:  # the statistics are buffers, saved with the weights
+        cont = run_inputs.inputs.ctx_cont[torch.from_numpy(run_inputs.train_rows).to(device)].double()
+        model.ctx_cont_mean.copy_(cont.mean(0).float())
+        model.ctx_cont_std.copy_(cont.std(0).clamp_min(1e-6).float())
+    model.to(device)
+    return model, make_optimizer(model, cfg.learning_rate, cfg.weight_decay)
+
+
+def make_optimizer(model: EntryV10Model, learning_rate: float, weight_decay: float) -> torch.optim.Optimizer:
+    """AdamW with the fused kernel (one call per step instead of one per parameter tensor)."""
+    return torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay, fused=True)
+
+
+# ----------------------------------------------------------------------------- training loop
+
+
+def train_step(model: EntryV10Model, optimizer: torch.optim.Optimizer, inputs: ModelInputs, rows: torch.Tensor,
+               grad_clip: float, step: int) -> tuple[dict[str, float], float, float]:
+    """One optimizer step on the batch ``rows``: (loss values per head and total, gradient norm, y_dir mean).
+
+    Raises CheckFailed naming the step and the head (or parameter) on a non-finite loss or gradient,
+    before the optimizer touches the weights.
+    """
+    seq, snap, ctx_cat, ctx_cont, labels = gather_batch(inputs, rows)
+    losses = model.losses(model(seq, snap, ctx_cat, ctx_cont), labels[:, 0], labels[:, 1], labels[:, 2])
+    values = {k: v.item() for k, v in losses.items()}
+    for head in ("direction", "early_move", "quality"):
+        if not math.isfinite(values[head]):
+            raise CheckFailed(f"non-finite {head} loss ({values[head]}) at step {step}: training stopped, no bundle written")
+    optimizer.zero_grad(set_to_none=True)
+    losses["total"].backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip else float("inf")).item()
+    if not math.isfinite(grad_norm):
+        bad = next(n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all())
+        raise CheckFailed(f"non-finite gradient at step {step} (first in {bad}): training stopped, no bundle written")
+    optimizer.step()
+    return values, grad_norm, labels[:, 0].mean().item()
+
+
+def train_epoch(model: EntryV10Model, optimizer: torch.optim.Optimizer, cfg: TrainConfig, run_inputs: RunInputs, epoch: int,
+                history: RunHistory, log: RunLogger) -> dict:
+    """One pass over the training rows in the epoch's seeded order; returns the epoch summary."""
+    device = run_inputs.inputs.seq.device
+    order = torch.from_numpy(epoch_order(run_inputs.train_rows, cfg.seed, epoch)).to(device)
+    steps_per_epoch = -(-len(run_inputs.train_rows) // cfg.batch_size)
+    total_samples = len(run_inputs.train_rows) * cfg.epochs
+    stats, started = StepStats(), time.perf_counter()
+    window_start, window_samples = started, 0
+    for step_in_epoch in range(steps_per_epoch):
+        step = epoch * steps_per_epoch + step_in_epoch + 1
+        rows = order[step_in_epoch * cfg.batch_size:(step_in_epoch + 1) * cfg.batch_size]
+        values, grad_norm, y_dir_mean = train_step(model, optimizer, run_inputs.inputs, rows, cfg.grad_clip, step)
+        stats.add(values, grad_norm, y_dir_mean, len(rows))
+        history.steps.append({"step": step, "epoch": epoch + 1, "loss": values["total"],
+                              **{f"loss_{k}": values[k] for k in ("direction", "early_move", "quality")}, "grad_norm": grad_norm})
+        window_samples += len(rows)
+        if step % cfg.log_every == 0 or step_in_epoch == steps_per_epoch - 1:
+            now = time.perf_counter()
+            done, elapsed = history.samples + stats.samples, history.loop_seconds + (now - started)
+            eta = elapsed / max(done, 1) * (total_samples - done)
+            log.line(f"step {step}/{steps_per_epoch * cfg.epochs} | epoch {epoch + 1} | loss {values['total']:.4f} "
+                     f"dir {values['direction']:.4f} early {values['early_move']:.4f} quality {values['quality']:.4f} "
+                     f"| grad {grad_norm:.3f} | {window_samples / max(now - window_start, 1e-9):.0f} samples/s "
+                     f"| ETA {duration(eta)}")
+            window_start, window_samples = now, 0
+    summary = epoch_summary(epoch + 1, stats, time.perf_counter() - started)
+    if len(run_inputs.val_rows):
+        summary.update(evaluate(model, run_inputs.inputs, run_inputs.val_rows))
+    return summary
+
+
+def evaluate(model: EntryV10Model, inputs: ModelInputs, rows: np.ndarray) -> dict:
+    """Validation losses and direction AUC (no gradient, model in eval mode)."""
+    from sklearn.metrics import roc_auc_score
+    model.eval()
+    out = predict_rows(model, inputs, rows, 256)
+    model.train()
+    y = inputs.labels[torch.from_numpy(rows).to(inputs.labels.device)]
+    losses = {k: float(v) for k, v in model.losses(out, y[:, 0], y[:, 1], y[:, 2]).items()}
+    y_dir = y[:, 0].cpu().numpy()
+    auc = float(roc_auc_score(y_dir, out[:, 0].float().cpu().numpy())) if 0 < y_dir.mean() < 1 else float("nan")
+    return {"val_loss": losses["total"], "val_loss_direction": losses["direction"], "val_loss_early_move": losses["early_move"],
+            "val_loss_quality": losses["quality"], "val_direction_auc": auc}
+
+
+def log_epoch(log: RunLogger, summary: dict, cfg: TrainConfig, history: RunHistory, resumed_epochs: int) -> None:
+    epoch = summary["epoch"]
+    fresh_seconds = sum(e["wall_clock_s"] for e in history.epochs[resumed_epochs:])
+    remaining = fresh_seconds / max(epoch - resumed_epochs, 1) * (cfg.epochs - epoch)
+    val_text = f" | val loss {summary['val_loss']:.4f} auc {summary['val_direction_auc']:.4f}" if "val_loss" in summary else ""
+    log.line(f"epoch {epoch}/{cfg.epochs} done | loss {summary['loss_mean']:.4f} (dir {summary['loss_direction_mean']:.4f} "
+             f"early {summary['loss_early_move_mean']:.4f} quality {summary['loss_quality_mean']:.4f}) | grad mean "
+             f"{summary['grad_norm_mean']:.3f} p95 {summary['grad_norm_p95']:.3f} max {summary['grad_norm_max']:.3f} | "
+             f"y_dir_mean {summary['y_dir_mean']:.4f} | {summary['wall_clock_s']:.1f}s, "
+             f"{summary['throughput_samples_per_s']:.0f} samples/s{val_text} | progress {100.0 * epoch / cfg.epochs:.0f}% "
+             f"ETA {duration(remaining)}")
+
+
+# ----------------------------------------------------------------------------- checkpoint
+
+
+def checkpoint_path(cfg: TrainConfig, fingerprint: dict) -> Path:
+    """``<checkpoint_dir>/<fingerprint hash>.pt``: another run's checkpoint is never picked up."""
+    directory = Path(cfg.checkpoint_dir or f"{cfg.out_dir.rstrip('/')}.checkpoints")
+    return directory / f"{sha256_bytes(canonical_json(fingerprint).encode())[:16]}.pt"
+
+
+def save_checkpoint(path: Path, model: EntryV10Model, optimizer: torch.optim.Optimizer, history: RunHistory,
+                    fingerprint: dict) -> None:
+    """A plain dict of tensors, lists and numbers: loadable with torch.load(weights_only=True)."""
+    numpy_state = np.random.get_state()
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": len(history.epochs),
+             "fingerprint": canonical_json(fingerprint), "history": {"epochs": history.epochs, "steps": history.steps},
+             "rng": {"torch": torch.get_rng_state(), "python": _plain(random.getstate()),
+                     "numpy": [numpy_state[0], numpy_state[1].tolist(), *numpy_state[2:]],
+                     "cuda": torch.cuda.get_rng_state() if torch.cuda.is_available() and torch.cuda.is_initialized() else None}}
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _plain(value):
+    return [_plain(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+
+def resume(path: Path, model: EntryV10Model, optimizer: torch.optim.Optimizer, fingerprint: dict) -> RunHistory:
+    """The run history so far, with model, optimizer and RNG restored, from a checkpoint of this very run."""
+    if not path.is_file():
+        return RunHistory()
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state["fingerprint"] != canonical_json(fingerprint):
+            raise ValueError("fingerprint differs")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+    except Exception as exc:  # noqa: BLE001 - a damaged checkpoint is bad input, named with its fix
+        raise InputError(f"checkpoint {path} cannot be resumed ({type(exc).__name__}: {str(exc)[:120]}): delete it to start "
+                         "over") from None
+    rng = state["rng"]
+    torch.set_rng_state(rng["torch"])
+    random.setstate(tuple(tuple(v) if isinstance(v, list) else v for v in rng["python"]))
+    np.random.set_state((rng["numpy"][0], np.array(rng["numpy"][1], dtype=np.uint32), *rng["numpy"][2:]))
+    if rng["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state(rng["cuda"])
+    return RunHistory(epochs=state["history"]["epochs"], steps=state["history"]["steps"])
+
+
+# ----------------------------------------------------------------------------- finish
+
+
+def finish(cfg: TrainConfig, model: EntryV10Model, run_inputs: RunInputs, history: RunHistory, log: RunLogger,
+           facts: dict, started: float) -> dict:
+    """Metrics and criteria; on success the bundle and the reports, each swapped in as a complete set."""
+    metrics = build_metrics(history, run_inputs.counts, facts, time.perf_counter() - started)
+    log.line(f"done: {history.samples} samples in {history.loop_seconds:.1f}s "
+             f"({metrics['avg_throughput_samples_per_s']:.0f} samples/s), peak memory {metrics['peak_memory_mb']:.0f} MB "
+             f"| feature contract hash {facts['feature_contract_hash']}")
+    for name, passed in metrics["success_criteria"].items():
+        log.line(f"criterion {name}: {'PASS' if passed else 'FAIL'}")
+    out_dir, report_dir = Path(cfg.out_dir), Path(cfg.report_dir or cfg.out_dir)
+    failed = [name for name, passed in metrics["success_criteria"].items() if not passed]
+    if failed:  # a run that failed the plan's criteria replaces nothing: its figures go beside the old reports
+        atomic_write_bytes(report_dir / "metrics.json.failed", report_files(metrics, history, "")["metrics.json"])
+        raise CheckFailed(f"success criteria failed: {', '.join(failed)}; no bundle written, nothing replaced "
+                          f"(metrics in {report_dir / 'metrics.json.failed'}, log in {log.partial})")
+    model.eval()
+    log.line(f"bundle written: {out_dir}")
+    golden_rows = run_inputs.train_rows[:: max(1, len(run_inputs.train_rows) // 8)][:8]
+    knobs = {k: v for k, v in cfg.knobs().items() if k not in RESULT_NEUTRAL_FIELDS}  # what the weights depend on
+    files = bundle_io.bundle_file_bytes(model, knobs, run_inputs.meta_blob, run_inputs.seq_blob, run_inputs.snap_blob,
+                                        bundle_io.golden_sample(model, run_inputs.inputs, golden_rows, run_inputs.data["time"]),
+                                        bundle_io.environment_facts(torch.device(facts["device"]), facts["num_threads"]))
+    reports = report_files(metrics, history, log.text())
+    _swap_in(out_dir, lambda staging: (bundle_io.write_bundle(staging, files),
+                                       _write_all(staging, reports) if report_dir == out_dir else None), _owned_out_dir)
+    if report_dir != out_dir:
+        _swap_in(report_dir, lambda staging: _write_all(staging, reports), _owned_report_dir)
+    return metrics
+
+
+def _write_all(directory: Path, files: dict[str, bytes]) -> None:
+    for name, blob in files.items():
+        atomic_write_bytes(directory / name, blob)
+
+
+def _swap_in(final: Path, fill, owned) -> None:
+    staging = staging_dir(final)
+    try:
+        fill(staging)
+        replace_dir(staging, final, owned)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA device is available to torch (use --device cpu or auto)")
+    return torch.device(name)
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def run(cfg: TrainConfig) -> dict:
+    """Check inputs and outputs, then train, checkpoint every epoch, finish. Returns the metrics."""
+    started = time.perf_counter()
+    check_outputs(cfg)
+    device = resolve_device(cfg.device)
+    torch.set_num_threads(cfg.num_threads or usable_cores())
+    torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")  # CUDA attention backward has no deterministic kernel
+    run_inputs = load_inputs(cfg, device)
+    model, optimizer = build_model(cfg, run_inputs, device)
+    log = RunLogger(Path(cfg.report_dir or cfg.out_dir) / "run_log.txt")
+    finished = False
+    try:
+        path = checkpoint_path(cfg, run_inputs.fingerprint)
+        history = resume(path, model, optimizer, run_inputs.fingerprint)
+        resumed_epochs = len(history.epochs)
+        facts = {"model_variant": variant_name(cfg.context_features_enabled), "feature_contract_hash": contract_hash(run_inputs.meta),
+                 "epochs": cfg.epochs, "num_threads": torch.get_num_threads(), "device": str(device),
+                 "machine": machine_facts()}
+        log_start(log, cfg, run_inputs, model, facts, path if resumed_epochs else None, resumed_epochs)
+        model.train()
+        for epoch in range(resumed_epochs, cfg.epochs):
+            history.epochs.append(train_epoch(model, optimizer, cfg, run_inputs, epoch, history, log))
+            log_epoch(log, history.epochs[-1], cfg, history, resumed_epochs)
+            save_checkpoint(path, model, optimizer, history, run_inputs.fingerprint)
+            if os.environ.get(FAULT_ENV) == str(epoch + 1):
+                log.line(f"fault injection ({FAULT_ENV}): killed after epoch {epoch + 1}")
+                os._exit(137)
+        facts["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None
+        metrics = finish(cfg, model, run_inputs, history, log, facts, started)
+        path.unlink(missing_ok=True)
+        if path.parent.is_dir() and not any(path.parent.iterdir()):
+            path.parent.rmdir()
+        finished = True
+        return metrics
+    finally:
+        log.close(finished)
+
+
+def log_start(log: RunLogger, cfg: TrainConfig, run_inputs: RunInputs, model: EntryV10Model, facts: dict,
+              resumed_from: Path | None, resumed_epochs: int) -> None:
+    counts = run_inputs.counts
+    if resumed_from is not None:
+        log.line(f"resumed from {resumed_from}: {resumed_epochs} of {cfg.epochs} epochs done")
+    log.line(f"entry_v10 training | variant {facts['model_variant']} | device {facts['device']} | threads "
+             f"{facts['num_threads']} | params {sum(p.numel() for p in model.parameters()):,}")
+    log.line(f"data {cfg.data}: {counts['rows_used']} rows used of {counts['dataset_rows']}, {counts['eligible_rows']} eligible "
+             f"(rate {counts['eligibility_rate']:.4f}), {counts['train_samples']} train / {counts['val_samples']} val samples")
+    steps = -(-counts["train_samples"] // cfg.batch_size)
+    log.line(f"feature contract hash {facts['feature_contract_hash']} | {steps} steps/epoch x {cfg.epochs} epochs, "
+             f"batch {cfg.batch_size}")
