@@ -14,6 +14,10 @@ n/a when a side has no value (no trades). Tolerances (relative ones are fraction
   quality  (MAE/MFE means in bps and ATR, MFE/MAE ratio): --quality_tolerance, relative, default 0.10;
            "similar or better": MAE at most tol worse (higher), MFE and the ratio at most tol worse (lower)
   rates    (goes_against_us_rate): --rate_tolerance, absolute, default 0.05; candidate <= baseline + tol
+  AUC      (model_quality: direction and early-move AUC on the replayed bars): absolute 0.01;
+           candidate >= baseline - tol
+Notes say when a bundle was trained on its own replay window (in-sample figures) and when a side made
+no trades (its entry-quality rows are n/a).
 The comparison is informative: exit 0 whatever the verdicts; 2 for a missing or malformed report.
 ``dvc metrics diff`` shows the same figures from replay.json.
 """
@@ -36,6 +40,8 @@ class Figure:
 
 
 FIGURES = (
+    Figure("model_quality.direction_auc", "similar or better", "higher", "auc"),
+    Figure("model_quality.early_move_auc", "similar or better", "higher", "auc"),
     Figure("n_candidates", "similar or lower", "lower", "count"),
     Figure("n_trades_created", "similar", "", "count"),
     Figure("entry_quality.mae_bps_mean", "similar or better", "lower", "quality"),
@@ -52,6 +58,7 @@ class Tolerances:
     count: float = 0.25    # relative
     quality: float = 0.10  # relative
     rate: float = 0.05     # absolute
+    auc: float = 0.01      # absolute
 
 
 def lookup(report: dict, key: str, source: str):
@@ -68,7 +75,9 @@ def lookup(report: dict, key: str, source: str):
 def verdict(figure: Figure, baseline: float | None, candidate: float | None, tol: Tolerances) -> str:
     if baseline is None or candidate is None:
         return "n/a"
-    slack = tol.rate if figure.kind == "rate" else (tol.count if figure.kind == "count" else tol.quality) * abs(baseline)
+    absolute = {"rate": tol.rate, "auc": tol.auc}
+    slack = absolute[figure.kind] if figure.kind in absolute else \
+        (tol.count if figure.kind == "count" else tol.quality) * abs(baseline)
     change = candidate - baseline
     if figure.better == "lower":
         ok = change <= slack
@@ -96,6 +105,12 @@ def compare(baseline: dict, candidate: dict, tol: Tolerances, names: tuple[str, 
                      if base.get(key) != cand.get(key)]
         if differing:
             notes.append(f"the {what} differ ({'; '.join(differing)}): not a like-for-like comparison")
+    for name, report in zip(names, (baseline, candidate)):
+        if report.get("window_overlaps_training"):
+            notes.append(f"{name}'s bundle was trained on bars of its replay window: its figures are in sample, not a test")
+        if report.get("n_trades_created") == 0:
+            notes.append(f"{name} made no trades: its entry-quality figures are empty (n/a), so only the counts compare; "
+                         "the policy thresholds (params.yaml replay:) decide how many bars trade")
     hashes = [r.get("bundle", {}).get("feature_contract_hash") for r in (baseline, candidate)]
     if hashes[0] != hashes[1]:
         notes.append(f"the bundles have different feature contracts ({hashes[0]} vs {hashes[1]})")
@@ -122,7 +137,7 @@ def format_table(result: dict) -> str:
     text = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines]
     tol = result["tolerances"]
     text.append(f"tolerances: counts ±{tol['count']:.0%} relative, entry quality {tol['quality']:.0%} relative, "
-                f"rates ±{tol['rate']} absolute")
+                f"rates ±{tol['rate']} absolute, AUC {tol['auc']} absolute")
     text += [f"note: {note}" for note in result["notes"]]
     return "\n".join(text)
 

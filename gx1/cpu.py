@@ -11,6 +11,13 @@ Imported by ``gx1/__init__.py``, so it runs before any gx1 module imports torch:
 The DVC stages pass the ``reproducibility`` param through this variable. A pin the user already set
 in the environment is kept and recorded. Torch imported before gx1 cannot be pinned any more; that
 is recorded too (``pins_applied: false``).
+
+Threads beside other runs: OpenMP worker threads spin while they wait, and the spinning threads of
+two processes steal each other's cores. So when this process starts beside other gx1 trainings (or
+inside a DVC queue with several workers), it sets ``OMP_WAIT_POLICY=PASSIVE`` (threads sleep instead
+of spinning) and, where the thread count is automatic, takes its share of the cores
+(``auto_threads``). Alone it keeps OpenMP's default (fastest). The weights do not depend on either
+(portable mode is thread-count invariant), and ``thread_facts()`` goes into the run's metrics.
 """
 from __future__ import annotations
 
@@ -21,7 +28,38 @@ MODE_ENV = "GX1_REPRODUCIBILITY"
 MODES = ("portable", "native")
 PORTABLE_PINS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2,STRICT", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
+TRAINING_MARKERS = ("gx1.models.entry_v10.entry_v10_ctx_train", "gx1-train", "gx1.cli:train")
+QUEUE_WORKER_MARKER = "queue-worker"
+
 _state: dict = {}
+
+
+def _command_lines() -> dict[int, str]:
+    """{pid: command line} of this user's other processes (Linux /proc; empty elsewhere)."""
+    lines = {}
+    own = os.getpid()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return lines
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == own:
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                lines[int(entry)] = fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+    return lines
+
+
+def parallel_runs() -> int:
+    """How many gx1 trainings share this machine now, this one included: other training processes, or the
+    number of DVC queue workers (each runs one experiment at a time), whichever is larger."""
+    lines = _command_lines().values()
+    trainings = sum(1 for line in lines if any(m in line for m in TRAINING_MARKERS) and "python" in line)
+    workers = sum(1 for line in lines if QUEUE_WORKER_MARKER in line and "dvc" in line)
+    return max(trainings + 1, workers, 1)
 
 
 def reproducibility_mode() -> str:
@@ -41,7 +79,36 @@ def configure() -> None:
     if mode in ("", "portable"):
         for key, value in PORTABLE_PINS.items():
             os.environ.setdefault(key, value)
+    _state["parallel_runs"] = parallel_runs() if _is_training() else 1
+    if _state["parallel_runs"] > 1:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     _state["configured"] = True
+
+
+def _is_training() -> bool:
+    """This process is a training (its command line, read from /proc: under ``python -m`` sys.argv[0] is
+    still "-m" while gx1 is first imported)."""
+    try:
+        with open("/proc/self/cmdline", "rb") as fh:
+            line = fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        line = " ".join(sys.argv)
+    return any(m in line for m in TRAINING_MARKERS) or sys.argv[0].endswith("entry_v10_ctx_train.py")
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def auto_threads() -> int:
+    """Threads for ``num_threads: 0``: the cores this process may use, shared with the other runs seen at start."""
+    return max(1, usable_cores() // _state.get("parallel_runs", 1))
+
+
+def thread_facts() -> dict:
+    """How this run's threads behave (for metrics.json; never part of a bundle)."""
+    return {"parallel_runs_seen": _state.get("parallel_runs", 1), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
+            "usable_cores": usable_cores()}
 
 
 def pinned_values() -> dict:
@@ -66,5 +133,4 @@ def machine_facts() -> dict:
 
     import torch
     return {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "num_threads": torch.get_num_threads(),
-            "machine": platform.machine(), "cpu_count": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-            else os.cpu_count()}
+            "machine": platform.machine(), **thread_facts()}

@@ -140,6 +140,28 @@ def entry_quality(high: np.ndarray, low: np.ndarray, close: np.ndarray, atr: np.
     }
 
 
+BASELINE_FEATURE = "ema_slope_12_atr"  # a one-feature direction baseline: the recent trend, no model
+
+
+def model_quality(columns: dict[str, np.ndarray], rows: np.ndarray, outputs: np.ndarray) -> dict:
+    """Out-of-sample quality on the window's eligible bars: direction and early-move AUC, the quality head's
+    correlation with y_quality, and the one-feature baseline's direction AUC on the same rows (null when a
+    label has one class only)."""
+    from sklearn.metrics import roc_auc_score
+    y_dir, y_early, y_quality = (np.asarray(columns[k], dtype=np.float64)[rows] for k in ("y_dir", "y_early", "y_quality"))
+
+    def auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
+        return round(float(roc_auc_score(labels, scores)), 6) if 0 < labels.mean() < 1 else None
+    quality = outputs[:, 2].astype(np.float64)
+    spread = quality.std() * y_quality.std()
+    return {"rows": int(len(rows)), "direction_auc": auc(y_dir, outputs[:, 0]), "early_move_auc": auc(y_early, outputs[:, 1]),
+            "quality_corr": round(float(np.mean((quality - quality.mean()) * (y_quality - y_quality.mean())) / spread), 6)
+            if spread > 0 else None,
+            "baseline_feature": BASELINE_FEATURE,
+            "baseline_direction_auc": auc(y_dir, np.asarray(columns[BASELINE_FEATURE], dtype=np.float64)[rows])
+            if BASELINE_FEATURE in columns else None}
+
+
 def _stat(values: np.ndarray, reduce) -> float | None:
     return round(float(reduce(values)), 6) if len(values) else None
 
@@ -218,6 +240,16 @@ def load_columns(cfg: ReplayConfig, bundle: Bundle) -> dict[str, np.ndarray]:
     return columns
 
 
+def _overlaps_training(bundle: Bundle, window_start: np.datetime64) -> bool | None:
+    """Whether the bundle trained on bars at or after the window's start (None: the bundle does not say)."""
+    rows = bundle.metadata.get("training_rows")
+    last = rows.get("last_time") if isinstance(rows, dict) else None
+    try:
+        return bool(np.datetime64(last.removesuffix("Z"), "ns") >= window_start)
+    except (AttributeError, TypeError, ValueError):  # not recorded, or not a time
+        return None
+
+
 def _iso(times: np.ndarray) -> np.ndarray:
     return np.char.add(np.datetime_as_string(np.asarray(times).astype("datetime64[s]"), unit="s"), "Z")
 
@@ -278,6 +310,8 @@ def replay(cfg: ReplayConfig, context_enabled: bool | None = None) -> ReplayResu
                    "requested_start": cfg.start or None, "requested_end": cfg.end or None},
         "policy": {"dir_threshold": cfg.dir_threshold, "early_threshold": cfg.early_threshold, "hold_bars": hold_bars,
                    "cooldown_bars": cfg.cooldown_bars, "mae_mfe_bars": cfg.mae_mfe_bars},
+        "model_quality": model_quality(columns, rows, outputs),
+        "window_overlaps_training": _overlaps_training(bundle, time[lo]),
         "bars_replayed": hi - lo,
         "eligible_bars": int(len(rows)),
         "n_candidates": int(len(candidates)),

@@ -17,6 +17,7 @@ Measures on the embedded default year (70,217 M5 bars), all in a temporary direc
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -150,6 +151,64 @@ def small_bundle(work: Path, threads: int) -> str:
     return str(out)
 
 
+def training_command(work: Path, out: Path, samples: int, threads: int) -> list[str]:
+    return [sys.executable, "-m", TRAIN_MODULE, "--data", str(work / "data.parquet"), "--out_dir", str(out),
+            "--feature_meta_path", str(work / "contract" / META_NAME), "--seq_scaler_path", str(work / "contract" / SEQ_SCALER_NAME),
+            "--snap_scaler_path", str(work / "contract" / SNAP_SCALER_NAME), "--epochs", "1", "--limit_samples", str(samples),
+            "--log_every", "100000", "--num_threads", str(threads)]
+
+
+def start_training(work: Path, out: Path, samples: int, threads: int, mode: str = "portable") -> subprocess.Popen:
+    env = {**os.environ, "ENTRY_CONTEXT_FEATURES_ENABLED": "true", "GX1_REPRODUCIBILITY": mode}
+    return subprocess.Popen(training_command(work, out, samples, threads), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def finished_run(process: subprocess.Popen, out: Path) -> dict:
+    """Throughput, weights sha256 and thread behaviour of a finished training subprocess."""
+    _, err = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"training failed ({process.returncode}): {err.strip()[-400:]}")
+    metrics = read_json(out / "metrics.json")
+    return {"samples": metrics["dataset_len"], "samples_per_s": metrics["avg_throughput_samples_per_s"],
+            "weights_sha256": hashlib.sha256((out / "model_state_dict.pt").read_bytes()).hexdigest(),
+            "threads": metrics["num_threads"], "omp_wait_policy": metrics["machine"]["omp_wait_policy"]}
+
+
+def bench_modes(work: Path, samples: int, repeats: int) -> dict:
+    """Single-run throughput in portable vs native mode, alternating runs on the same machine (medians)."""
+    rates: dict[str, list[float]] = {"portable": [], "native": []}
+    hashes: dict[str, set[str]] = {"portable": set(), "native": set()}
+    for i in range(repeats):
+        for mode in ("portable", "native") if i % 2 == 0 else ("native", "portable"):
+            out = work / f"mode-{mode}-{i}"
+            run = finished_run(start_training(work, out, samples, 0, mode), out)
+            rates[mode].append(run["samples_per_s"])
+            hashes[mode].add(run["weights_sha256"])
+    medians = {mode: statistics.median(values) for mode, values in rates.items()}
+    return {"samples": samples, "portable_samples_per_s": medians["portable"], "native_samples_per_s": medians["native"],
+            "portable_over_native": medians["portable"] / medians["native"], "runs": rates,
+            "identical_within_mode": all(len(h) == 1 for h in hashes.values())}
+
+
+def bench_sweep(work: Path, runs: int, samples: int) -> dict:
+    """`runs` trainings one after another vs all at once (what `dvc queue start -j runs` does): wall time,
+    aggregate samples/s, and whether every run's weights are byte-identical (same seed, same data)."""
+    start = time.perf_counter()
+    sequential = [finished_run(start_training(work, work / f"seq-{i}", samples, 0), work / f"seq-{i}") for i in range(runs)]
+    sequential_s = time.perf_counter() - start
+    start = time.perf_counter()
+    processes = [(start_training(work, work / f"par-{i}", samples, 0), work / f"par-{i}") for i in range(runs)]
+    parallel = [finished_run(process, out) for process, out in processes]
+    parallel_s = time.perf_counter() - start
+    total = sum(r["samples"] for r in sequential)
+    return {"runs": runs, "samples_per_run": samples, "sequential_s": sequential_s, "parallel_s": parallel_s,
+            "sequential_samples_per_s": total / sequential_s, "parallel_samples_per_s": total / parallel_s,
+            "parallel_over_sequential": sequential_s / parallel_s,
+            "parallel_threads": [r["threads"] for r in parallel], "parallel_wait_policy": [r["omp_wait_policy"] for r in parallel],
+            "identical_weights": len({r["weights_sha256"] for r in sequential + parallel}) == 1}
+
+
 def bench_replay(work: Path, bundle: str, repeats: int) -> float:
     cfg = ReplayConfig(bundle_dir=bundle, data=str(work / "data.parquet"), bars="", days=7.0)
 
@@ -186,6 +245,17 @@ def format_table(r: dict) -> str:
                   f"{PLAN['five_epochs_s'] / 60:.0f} min (3.7 h)",
                   f"{'  peak memory (max RSS)':<44} {f['peak_memory_mb']:>13.0f} MB   {PLAN['peak_memory_gb']} GB",
                   f"{'  validation direction AUC per epoch':<44} {', '.join(f'{a:.3f}' for a in f['val_direction_auc_per_epoch'] if a is not None):>16}   -"]
+    if r.get("modes"):
+        m = r["modes"]
+        lines += [f"{'portable vs native, one run (' + str(m['samples']) + ' samples)':<44} "
+                  f"{m['portable_samples_per_s']:>6.0f} / {m['native_samples_per_s']:.0f} samples/s = "
+                  f"{100 * m['portable_over_native']:.0f}%   -"]
+    for sweep in r.get("sweeps", []):
+        lines += [f"{str(sweep['runs']) + ' runs of ' + str(sweep['samples_per_run']) + ' samples: one after another':<44} "
+                  f"{sweep['sequential_s']:>12.1f} s   ({sweep['sequential_samples_per_s']:.0f} samples/s in aggregate)",
+                  f"{'  all at once':<44} {sweep['parallel_s']:>12.1f} s   ({sweep['parallel_samples_per_s']:.0f} samples/s, "
+                  f"{sweep['parallel_over_sequential']:.2f}x; threads {sweep['parallel_threads']}, "
+                  f"identical weights: {sweep['identical_weights']})"]
     lines.append(f"{'one-week replay, bundle load included':<44} {r['replay_s']:>14.2f} s   -")
     dvc_status = f"{r['dvc_status_s']:.2f} s" if r["dvc_status_s"] is not None else "n/a (run `dvc repro` first)"
     lines.append(f"{'dvc status, up-to-date pipeline':<44} {dvc_status:>16}   -")
@@ -201,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fullyear_epochs", type=int, default=1, help="epochs of the full-year run (the plan: 5)")
     parser.add_argument("--val_days", type=float, default=14.0, help="validation window of the full-year run")
     parser.add_argument("--quick", action="store_true", help="skip the full-year run")
+    parser.add_argument("--sweep_samples", type=int, default=8000, help="samples per run of the parallel sweep (0 = skip)")
+    parser.add_argument("--mode_repeats", type=int, default=3, help="runs per mode for portable vs native (0 = skip)")
     parser.add_argument("--json", default="bench.json")
     args = parser.parse_args(argv)
     if args.num_threads:
@@ -228,6 +300,15 @@ def main(argv: list[str] | None = None) -> int:
             bundle = results["fullyear"]["bundle"]
         print("replay ...", flush=True)
         results["replay_s"] = bench_replay(work, bundle, args.repeats)
+        if args.mode_repeats:
+            print("portable vs native ...", flush=True)
+            results["modes"] = bench_modes(work, args.sweep_samples or 8000, args.mode_repeats)
+        if args.sweep_samples:
+            cores = len(os.sched_getaffinity(0))
+            results["sweeps"] = []
+            for runs in (cores, 2 * cores):
+                print(f"sweep: {runs} runs one after another, then at once ...", flush=True)
+                results["sweeps"].append(bench_sweep(work, runs, args.sweep_samples))
     results["dvc_status_s"] = bench_dvc_status(3)
     results["machine"]["load_average_after"] = os.getloadavg()[0]
     print(format_table(results))

@@ -342,7 +342,7 @@ def test_bundle_without_context_reports_the_plan_checks_and_still_loads(small_pi
     golden = bundle_io.golden_sample(model, build_model_inputs(data, contract, seq_scaler, snap_scaler, cfg.seq_len),
                                      np.flatnonzero(data["eligible"])[:4], data["time"])
     files = bundle_io.bundle_file_bytes(model, {}, *(Path(small_pipeline[k]).read_bytes() for k in ("meta", "seq_scaler", "snap_scaler")),
-                                        golden, bundle_io.environment_facts(torch.device("cpu"), 1))
+                                        golden, bundle_io.environment_facts(torch.device("cpu"), 1), {})
     bundle_io.write_bundle(out, files)
     code, stdout, _ = run_verify(["--bundle_dir", str(out), "--feature_meta_path", str(small_pipeline["meta"])], capsys)
     assert code == 1

@@ -93,19 +93,21 @@ def golden_sample(model: EntryV10Model, inputs: ModelInputs, rows: np.ndarray, t
             "outputs": outputs.tolist(), "output_columns": list(OUTPUT_COLUMNS)}
 
 
-def bundle_metadata(model_cfg: EntryV10Config, feature_hash: str, environment: dict) -> dict:
-    """bundle_metadata.json: the §5A keys, the contract hash, the model config and the environment."""
+def bundle_metadata(model_cfg: EntryV10Config, feature_hash: str, environment: dict, training_rows: dict) -> dict:
+    """bundle_metadata.json: the §5A keys, the contract hash, the model config, the environment and the
+    training rows' span (so a replay can say whether its window is out of sample)."""
     return {"model_name": "entry_v10",
             **variant_facts(model_cfg.use_context, len(model_cfg.ctx_cat_cardinalities), model_cfg.n_ctx_cont),
-            "feature_contract_hash": feature_hash, "model_config": model_cfg.to_dict(), "environment": environment}
+            "feature_contract_hash": feature_hash, "model_config": model_cfg.to_dict(), "environment": environment,
+            "training_rows": training_rows}
 
 
 def bundle_file_bytes(model: EntryV10Model, train_config: dict, meta_blob: bytes, seq_blob: bytes, snap_blob: bytes,
-                      golden: dict, environment: dict) -> dict[str, bytes]:
+                      golden: dict, environment: dict, training_rows: dict) -> dict[str, bytes]:
     """Every bundle file's bytes (no manifest), in memory."""
     feature_hash = contract_hash(parse_json_bytes(meta_blob, META_NAME))
     return {WEIGHTS: state_dict_bytes(model), TRAIN_CONFIG: pretty_json(train_config).encode(),
-            METADATA: pretty_json(bundle_metadata(model.cfg, feature_hash, environment)).encode(),
+            METADATA: pretty_json(bundle_metadata(model.cfg, feature_hash, environment, training_rows)).encode(),
             HASH_FILE: (feature_hash + "\n").encode(), META_NAME: meta_blob, SEQ_SCALER_NAME: seq_blob,
             SNAP_SCALER_NAME: snap_blob, GOLDEN: pretty_json(golden).encode()}
 

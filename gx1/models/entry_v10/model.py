@@ -20,6 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# nn.LayerNorm with a backward whose bytes do not depend on the thread count (invariant_ops' docstring)
+from gx1.models.entry_v10.invariant_ops import LayerNorm
+
 
 @dataclass
 class EntryV10Config:
@@ -60,10 +63,10 @@ class TransformerBlock(nn.Module):
             raise ValueError(f"ff_activation {activation!r} is not one of {sorted(ACTIVATIONS)}")
         self.activation = ACTIVATIONS[activation]
         self.n_heads = n_heads
-        self.norm_attn = nn.LayerNorm(d_model)
+        self.norm_attn = LayerNorm(d_model)
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.attn_out = nn.Linear(d_model, d_model)
-        self.norm_ff = nn.LayerNorm(d_model)
+        self.norm_ff = LayerNorm(d_model)
         self.ff_in = nn.Linear(d_model, ff_mult * d_model)
         self.ff_out = nn.Linear(ff_mult * d_model, d_model)
         self.dropout = nn.Dropout(dropout)
@@ -99,7 +102,7 @@ class EntryV10Model(nn.Module):
         self.position = nn.Parameter(torch.zeros(cfg.seq_len, cfg.d_model))
         self.blocks = nn.ModuleList(TransformerBlock(cfg.d_model, cfg.n_heads, cfg.ff_mult, cfg.dropout, cfg.ff_activation)
                                     for _ in range(cfg.n_layers))
-        self.seq_norm = nn.LayerNorm(cfg.d_model)
+        self.seq_norm = LayerNorm(cfg.d_model)
         self.snap_mlp = nn.Sequential(
             nn.Linear(cfg.n_snap_features, cfg.snap_hidden), nn.GELU(),
             nn.Linear(cfg.snap_hidden, cfg.snap_hidden), nn.GELU(),
@@ -164,10 +167,6 @@ class EntryV10Model(nn.Module):
         loss_quality = F.huber_loss(outputs[:, 2], y_quality, delta=cfg.huber_delta)
         total = cfg.loss_weight_dir * loss_dir + cfg.loss_weight_early * loss_early + cfg.loss_weight_quality * loss_quality
         return {"total": total, "direction": loss_dir, "early_move": loss_early, "quality": loss_quality}
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def forward_flops_per_sample(cfg: EntryV10Config) -> int:

@@ -178,3 +178,36 @@ def _tsv_value(value) -> str:
 def duration(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m{seconds % 60:02d}s" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+HEADS = ("direction", "early_move", "quality")
+
+
+def constant_baselines(labels: np.ndarray, huber_delta: float) -> dict[str, float]:
+    """Each head's loss when it predicts one constant, the best one, for these (n, 3) labels: the entropy of
+    the label rate for the two classifiers, the Huber loss at the better of median and mean for quality."""
+    def entropy(y: np.ndarray) -> float:
+        p = float(np.clip(y.mean(), 1e-12, 1 - 1e-12))
+        return float(-(p * np.log(p) + (1 - p) * np.log(1 - p)))
+
+    def huber(residual: np.ndarray) -> float:
+        a = np.abs(residual)
+        return float(np.mean(np.where(a <= huber_delta, 0.5 * a * a, huber_delta * (a - 0.5 * huber_delta))))
+    quality = labels[:, 2].astype(np.float64)
+    return {"direction": entropy(labels[:, 0]), "early_move": entropy(labels[:, 1]),
+            "quality": min(huber(quality - np.median(quality)), huber(quality - quality.mean()))}
+
+
+def head_learning(run: RunHistory, baselines: dict[str, float], source: str) -> dict:
+    """Per head: its loss (validation when there is one, else the last epoch's training mean) against the
+    constant baseline; ``learned`` is false when the loss is not below the baseline by more than the noise
+    (two standard errors of the last epoch's step losses, at least 0.1% of the baseline)."""
+    last_epoch = run.epochs[-1]["epoch"]
+    result = {}
+    for head in HEADS:
+        steps = np.array([r[f"loss_{head}"] for r in run.steps if r["epoch"] == last_epoch])
+        loss = run.epochs[-1].get(f"val_loss_{head}", float(steps.mean()))
+        noise = max(2 * float(steps.std(ddof=1)) / np.sqrt(len(steps)) if len(steps) > 1 else 0.0, 1e-3 * baselines[head])
+        result[head] = {"loss": float(loss), "constant_baseline": baselines[head], "noise": noise,
+                        "learned": bool(loss < baselines[head] - noise), "on": source}
+    return result

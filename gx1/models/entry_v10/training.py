@@ -25,7 +25,7 @@ import torch
 
 from gx1.common import CheckFailed, InputError, atomic_write_bytes, canonical_json, read_regular_file, replace_dir, sha256_bytes
 from gx1.common import sha256_file, staging_dir
-from gx1.cpu import machine_facts
+from gx1.cpu import auto_threads, machine_facts
 from gx1.contract import contract_hash, dataset_contract, load_scaler, read_meta
 from gx1.dataset import read_dataset, read_label_config
 from gx1.models.entry_v10 import bundle_io
@@ -33,7 +33,7 @@ from gx1.models.entry_v10.entry_v10_ctx_train import TrainConfig
 from gx1.models.entry_v10.inputs import ModelInputs, build_model_inputs, epoch_order, gather_batch, predict_rows, split_rows
 from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
 from gx1.models.entry_v10.telemetry import (
-    RunHistory, RunLogger, StepStats, build_metrics, duration, epoch_summary, report_files,
+    RunHistory, RunLogger, StepStats, build_metrics, constant_baselines, duration, epoch_summary, head_learning, report_files,
 )
 from gx1.models.entry_v10.variant import variant_name
 
@@ -144,10 +144,10 @@ def build_model(cfg: TrainConfig, run_inputs: RunInputs, device: torch.device) -
     """The seeded model (continuous context standardised with training-row statistics) and its AdamW optimizer."""
     set_seed(cfg.seed)
     model = EntryV10Model(model_config_for(run_inputs.contract, cfg.seq_len, cfg.context_features_enabled))
-    if model.cfg.use_context:  # the statistics are buffers, saved with the weights
-        cont = run_inputs.inputs.ctx_cont[torch.from_numpy(run_inputs.train_rows).to(device)].double()
-        model.ctx_cont_mean.copy_(cont.mean(0).float())
-        model.ctx_cont_std.copy_(cont.std(0).clamp_min(1e-6).float())
+    if model.cfg.use_context:  # the statistics are buffers, saved with the weights; numpy's sums do not depend on
+        cont = run_inputs.inputs.ctx_cont.cpu().numpy()[run_inputs.train_rows].astype(np.float64)  # torch's thread count
+        model.ctx_cont_mean.copy_(torch.from_numpy(cont.mean(0)).float())
+        model.ctx_cont_std.copy_(torch.from_numpy(np.maximum(cont.std(0, ddof=1), 1e-6)).float())
     model.to(device)
     return model, make_optimizer(model, cfg.learning_rate, cfg.weight_decay)
 
@@ -297,7 +297,14 @@ def resume(path: Path, model: EntryV10Model, optimizer: torch.optim.Optimizer, f
 def finish(cfg: TrainConfig, model: EntryV10Model, run_inputs: RunInputs, history: RunHistory, log: RunLogger,
            facts: dict, started: float) -> dict:
     """Metrics and criteria; on success the bundle and the reports, each swapped in as a complete set."""
+    rows = run_inputs.val_rows if len(run_inputs.val_rows) else run_inputs.train_rows
+    baselines = constant_baselines(run_inputs.inputs.labels[torch.from_numpy(rows).to(run_inputs.inputs.labels.device)]
+                                   .cpu().numpy(), model.cfg.huber_delta)
+    facts["heads"] = head_learning(history, baselines, "validation" if len(run_inputs.val_rows) else "training (last epoch)")
     metrics = build_metrics(history, run_inputs.counts, facts, time.perf_counter() - started)
+    for head, verdict in facts["heads"].items():
+        log.line(f"head {head}: loss {verdict['loss']:.4f} vs constant baseline {verdict['constant_baseline']:.4f} on "
+                 f"{verdict['on']} -> {'learned' if verdict['learned'] else 'LEARNED NOTHING (within noise of a constant)'}")
     log.line(f"done: {history.samples} samples in {history.loop_seconds:.1f}s "
              f"({metrics['avg_throughput_samples_per_s']:.0f} samples/s), peak memory {metrics['peak_memory_mb']:.0f} MB "
              f"| feature contract hash {facts['feature_contract_hash']}")
@@ -313,9 +320,12 @@ def finish(cfg: TrainConfig, model: EntryV10Model, run_inputs: RunInputs, histor
     log.line(f"bundle written: {out_dir}")
     golden_rows = run_inputs.train_rows[:: max(1, len(run_inputs.train_rows) // 8)][:8]
     knobs = {k: v for k, v in cfg.knobs().items() if k not in RESULT_NEUTRAL_FIELDS}  # what the weights depend on
+    times = run_inputs.data["time"][run_inputs.train_rows[[0, -1]]].astype("datetime64[s]")
+    training_rows = {"count": len(run_inputs.train_rows), "first_time": f"{times[0]}Z", "last_time": f"{times[1]}Z"}
     files = bundle_io.bundle_file_bytes(model, knobs, run_inputs.meta_blob, run_inputs.seq_blob, run_inputs.snap_blob,
                                         bundle_io.golden_sample(model, run_inputs.inputs, golden_rows, run_inputs.data["time"]),
-                                        bundle_io.environment_facts(torch.device(facts["device"]), facts["num_threads"]))
+                                        bundle_io.environment_facts(torch.device(facts["device"]), facts["num_threads"]),
+                                        training_rows)
     reports = report_files(metrics, history, log.text())
     _swap_in(out_dir, lambda staging: (bundle_io.write_bundle(staging, files),
                                        _write_all(staging, reports) if report_dir == out_dir else None), _owned_out_dir)
@@ -349,16 +359,12 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def run(cfg: TrainConfig) -> dict:
     """Check inputs and outputs, then train, checkpoint every epoch, finish. Returns the metrics."""
     started = time.perf_counter()
     check_outputs(cfg)
     device = resolve_device(cfg.device)
-    torch.set_num_threads(cfg.num_threads or usable_cores())
+    torch.set_num_threads(cfg.num_threads or auto_threads())
     torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")  # CUDA attention backward has no deterministic kernel
     run_inputs = load_inputs(cfg, device)
     model, optimizer = build_model(cfg, run_inputs, device)
