@@ -55,6 +55,18 @@ def number_in(kind: type, low: float, high: float, low_open: bool = False) -> Ca
     return parse
 
 
+class LazyModule:
+    """A module imported at its first attribute access: a command line answers ``--help`` and argument
+    errors before torch (seconds to import) loads. ``bio = LazyModule("gx1.models.entry_v10.bundle_io")``."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attribute: str):
+        import importlib
+        return getattr(importlib.import_module(self._name), attribute)
+
+
 def tsv_bytes(columns: dict[str, Any]) -> bytes:
     """A tab-separated table (header = the keys, one line per row) for `dvc plots`."""
     import numpy as np

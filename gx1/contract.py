@@ -18,16 +18,19 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from sklearn.preprocessing import StandardScaler
 
 from gx1.common import (
     ArgumentParser, InputError, atomic_write_bytes, canonical_json, check_output_file, read_json, read_regular_file, run_cli,
     sha256_bytes, write_json,
 )
 from gx1.dataset import read_bar_interval_seconds, read_dataset, read_label_config
-from gx1.scaler_io import scaler_from_bytes, scaler_to_bytes
 from gx1.features import CTX_CAT_FEATURES, CTX_CONT_FEATURES, FEATURE_SET, SEQ_FEATURES, SNAP_FEATURES
+
+if TYPE_CHECKING:
+    from sklearn.preprocessing import StandardScaler
 
 META_NAME = "entry_v9_feature_meta.json"
 SEQ_SCALER_NAME = "seq_scaler.joblib"
@@ -73,6 +76,7 @@ def build_contract(label_config: dict, bar_interval_seconds: int) -> dict:
 
 
 def fit_scaler(matrix: np.ndarray) -> StandardScaler:
+    from sklearn.preprocessing import StandardScaler  # imported when used: --help answers at once
     scaler = StandardScaler()
     scaler.fit(matrix.astype(np.float64))
     return scaler
@@ -94,6 +98,7 @@ def fit_contract(data: dict[str, np.ndarray], label_config: dict, bar_interval_s
         raise InputError(f"dataset lacks feature columns {missing}: rebuild it with `python -m gx1.dataset`")
     seq_matrix = np.column_stack([data[c][eligible] for c in contract["seq_features"]])
     snap_matrix = np.column_stack([data[c][eligible] for c in contract["snap_features"]])
+    from gx1.scaler_io import scaler_to_bytes
     seq_blob = scaler_to_bytes(fit_scaler(seq_matrix))
     snap_blob = scaler_to_bytes(fit_scaler(snap_matrix))
     meta = {
@@ -127,6 +132,7 @@ def load_scaler(path: str | Path, expected_sha256: str, what: str) -> StandardSc
     if actual != expected_sha256:
         raise InputError(f"{what} {path} has sha256 {actual[:16]}..., the feature meta records {str(expected_sha256)[:16]}...: "
                          "use the scaler written with that meta (or rerun `python -m gx1.contract`)")
+    from gx1.scaler_io import scaler_from_bytes
     return scaler_from_bytes(blob, f"{what} {path}")
 
 

@@ -26,7 +26,7 @@ quality statistics and counted in ``n_trades_quality_incomplete``. Without trade
 the statistics null (not an error).
 
 Outputs in out_dir, written as one set (built in a staging folder and swapped in, so a reader sees
-the old set or the new one): replay.json (deterministic metrics), outputs.tsv (per eligible bar:
+the old set or the new one): summary.json (the headline figures DVC lists), replay.json (every figure), outputs.tsv (per eligible bar:
 logits, probabilities, candidate side, trade flag), trades.tsv, trades_mae_mfe.tsv and cumulative.tsv
 (plot data). Exit 0; 2 with one line for bad usage, an ENTRY_CONTEXT_FEATURES_ENABLED that disagrees
 with the bundle, a feature contract mismatch (bar interval included), a bundle that fails
@@ -44,17 +44,18 @@ import numpy as np
 
 from gx1.bars import infer_interval_seconds, load_bars
 from gx1.common import (
-    ArgumentParser, CheckFailed, InputError, number_in, pretty_json, replace_dir, run_cli, staging_dir, tsv_bytes,
-    atomic_write_bytes,
+    ArgumentParser, CheckFailed, InputError, LazyModule, atomic_write_bytes, number_in, pretty_json, replace_dir, run_cli,
+    staging_dir, tsv_bytes,
 )
 from gx1.contract import build_contract, contract_hash, dataset_contract
 from gx1.dataset import build_dataset, read_dataset, read_label_config, validate_label_config
 from gx1.features import LabelConfig
-from gx1.models.entry_v10.bundle_io import Bundle, load_bundle
-from gx1.models.entry_v10.inputs import OUTPUT_COLUMNS
+from gx1.models.entry_v10 import OUTPUT_COLUMNS
 from gx1.models.entry_v10.variant import CONTEXT_ENV, context_from_env
 
-OUTPUT_FILES = ("replay.json", "outputs.tsv", "trades.tsv", "trades_mae_mfe.tsv", "cumulative.tsv")
+bio = LazyModule("gx1.models.entry_v10.bundle_io")  # torch loads with the bundle, not for --help
+
+OUTPUT_FILES = ("summary.json", "replay.json", "outputs.tsv", "trades.tsv", "trades_mae_mfe.tsv", "cumulative.tsv")
 QUALITY_KEYS = ("mae_bps", "mfe_bps", "mae_atr", "mfe_atr")
 
 
@@ -201,7 +202,7 @@ def window_bounds(time: np.ndarray, cfg: ReplayConfig) -> tuple[int, int]:
     return lo, max(lo, hi)
 
 
-def _check_contract(source: str, contract: dict, bundle: Bundle, fix: str) -> None:
+def _check_contract(source: str, contract: dict, bundle: bio.Bundle, fix: str) -> None:
     """Refuse data whose contract (features, labels, bar interval) is not the bundle's, naming the difference."""
     data_hash = contract_hash({"contract": contract})
     if data_hash == bundle.contract_hash:
@@ -213,7 +214,7 @@ def _check_contract(source: str, contract: dict, bundle: Bundle, fix: str) -> No
                      f"{bundle.contract_hash} (differs in {detail}): {fix}")
 
 
-def load_columns(cfg: ReplayConfig, bundle: Bundle) -> dict[str, np.ndarray]:
+def load_columns(cfg: ReplayConfig, bundle: bio.Bundle) -> dict[str, np.ndarray]:
     """Dataset columns (from --data, or built from --bars with the bundle's label config), contract-checked."""
     if cfg.data:
         label_config = read_label_config(cfg.data)
@@ -240,7 +241,7 @@ def load_columns(cfg: ReplayConfig, bundle: Bundle) -> dict[str, np.ndarray]:
     return columns
 
 
-def _overlaps_training(bundle: Bundle, window_start: np.datetime64) -> bool | None:
+def _overlaps_training(bundle: bio.Bundle, window_start: np.datetime64) -> bool | None:
     """Whether the bundle trained on bars at or after the window's start (None: the bundle does not say)."""
     rows = bundle.metadata.get("training_rows")
     last = rows.get("last_time") if isinstance(rows, dict) else None
@@ -277,7 +278,7 @@ def replay(cfg: ReplayConfig, context_enabled: bool | None = None) -> ReplayResu
 
     ``context_enabled`` (from ENTRY_CONTEXT_FEATURES_ENABLED; None when unset) must agree with the bundle."""
     try:
-        bundle = load_bundle(cfg.bundle_dir)
+        bundle = bio.load_bundle(cfg.bundle_dir)
     except InputError as exc:
         raise InputError(f"bundle {cfg.bundle_dir} failed verification: {exc}") from None
     if context_enabled is not None and context_enabled != bundle.use_context:
@@ -362,7 +363,18 @@ def output_files(result: ReplayResult) -> dict[str, bytes]:
         "cumulative.tsv": tsv_bytes({"bar": np.arange(len(result.window_time)), "time": _iso(result.window_time),
                                      "cumulative_candidates": cumulative[0], "cumulative_trades": cumulative[1]}),
         "replay.json": pretty_json(result.summary).encode(),
+        "summary.json": pretty_json(headline(result.summary)).encode(),
     }
+
+
+def headline(summary: dict) -> dict:
+    """summary.json: out-of-sample model quality first, then the trading figures (what `dvc metrics diff` lists)."""
+    quality, entry = summary["model_quality"], summary["entry_quality"]
+    figures = {"direction_auc": quality["direction_auc"], "early_move_auc": quality["early_move_auc"],
+               "quality_corr": quality["quality_corr"], "direction_auc_baseline": quality["baseline_direction_auc"],
+               "trades": summary["n_trades_created"], "goes_against": summary["goes_against_us_rate"],
+               "mfe_mae": entry["mfe_mae_ratio"]}
+    return {key: value for key, value in figures.items() if value is not None}
 
 
 def _owned(directory: Path) -> bool:

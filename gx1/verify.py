@@ -27,12 +27,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
-
-from gx1.common import ArgumentParser, CheckFailed, InputError, printable, read_json, run_cli, write_json
+from gx1.common import ArgumentParser, CheckFailed, InputError, LazyModule, printable, read_json, run_cli, write_json
 from gx1.contract import META_NAME, contract_hash
-from gx1.models.entry_v10 import bundle_io as bio
 from gx1.models.entry_v10.variant import variant_facts
+
+bio = LazyModule("gx1.models.entry_v10.bundle_io")  # torch loads at the first check, not for --help
+torch = LazyModule("torch")
 
 DEFAULT_FEATURE_META = "gx1/models/entry_v9/nextgen_2020_2025_clean/entry_v9_feature_meta.json"
 PLAN_KEYS = ("supports_context_features", "expected_ctx_cat_dim", "expected_ctx_cont_dim", "model_variant")
@@ -51,7 +51,7 @@ class CheckResult:
         return printable(f"{'PASS' if self.passed else 'FAIL'} {self.name}: {self.detail}")
 
 
-Check = Callable[[bio.OpenedBundle], CheckResult]
+Check = Callable[["bio.OpenedBundle"], CheckResult]
 
 
 def check_manifest(opened: bio.OpenedBundle) -> CheckResult:

@@ -209,6 +209,17 @@ def bench_sweep(work: Path, runs: int, samples: int) -> dict:
             "identical_weights": len({r["weights_sha256"] for r in sequential + parallel}) == 1}
 
 
+CLI_MODULES = ("gx1.synth", "gx1.bars", "gx1.dataset", "gx1.contract", TRAIN_MODULE, "gx1.bundle", "gx1.verify", "gx1.replay",
+               "gx1.compare", "gx1.seed_summary")
+
+
+def bench_help(repeats: int) -> dict[str, float]:
+    """Median seconds of `python3 -m MODULE --help` per command line (answers before torch loads)."""
+    def run(module: str):
+        return lambda: subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO, capture_output=True, check=True)
+    return {module: median_seconds(run(module), repeats) for module in CLI_MODULES}
+
+
 def bench_replay(work: Path, bundle: str, repeats: int) -> float:
     cfg = ReplayConfig(bundle_dir=bundle, data=str(work / "data.parquet"), bars="", days=7.0)
 
@@ -257,6 +268,9 @@ def format_table(r: dict) -> str:
                   f"{sweep['parallel_over_sequential']:.2f}x; threads {sweep['parallel_threads']}, "
                   f"identical weights: {sweep['identical_weights']})"]
     lines.append(f"{'one-week replay, bundle load included':<44} {r['replay_s']:>14.2f} s   -")
+    if r.get("help_s"):
+        slowest = max(r["help_s"], key=r["help_s"].get)
+        lines.append(f"{'--help, slowest of ' + str(len(r['help_s'])) + ' commands':<44} {r['help_s'][slowest]:>14.2f} s   ({slowest})")
     dvc_status = f"{r['dvc_status_s']:.2f} s" if r["dvc_status_s"] is not None else "n/a (run `dvc repro` first)"
     lines.append(f"{'dvc status, up-to-date pipeline':<44} {dvc_status:>16}   -")
     return "\n".join(lines)
@@ -310,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"sweep: {runs} runs one after another, then at once ...", flush=True)
                 results["sweeps"].append(bench_sweep(work, runs, args.sweep_samples))
     results["dvc_status_s"] = bench_dvc_status(3)
+    results["help_s"] = bench_help(args.repeats)
     results["machine"]["load_average_after"] = os.getloadavg()[0]
     print(format_table(results))
     write_json(args.json, results)

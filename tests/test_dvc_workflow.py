@@ -35,7 +35,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("data", "dataset", "contract", "train", "bundle", "verify", "replay")
 SMALL_PARAMS = {"limit_samples": "1500", "epochs": "1"}  # holdout_days stays 7 (params.yaml)
 BUNDLE = "models/entry_v10_ctx/bundle"
-TRAIN_METRICS = "reports/train/reproducible_metrics.json"
+TRAIN_METRICS = "reports/train/reproducible_metrics.json"  # every figure (a plain out)
+TRAIN_SUMMARY = "reports/train/summary.json"  # the headline: what `dvc metrics diff` lists
+REPLAY_SUMMARY = "reports/replay/summary.json"
 COMMAND_TIMEOUT_S = 300
 
 
@@ -262,10 +264,12 @@ def test_experiments_metrics_diff_plots_diff_and_compare(project):
     assert git(project, "status", "--porcelain") == "", "the baseline's dvc.lock must be committed"
 
     dvc(project, "exp", "run", "-S", "epochs=2")
-    diff = json.loads(dvc(project, "metrics", "diff", "--json").stdout)[TRAIN_METRICS]
+    diff = json.loads(dvc(project, "metrics", "diff", "--json").stdout)[TRAIN_SUMMARY]
     assert (diff["epochs"]["old"], diff["epochs"]["new"]) == (1, 2), diff.get("epochs")
-    loss = diff["last_step_losses.loss"]
+    loss = diff["train_loss"]
     assert loss["old"] != loss["new"], loss
+    details = json.loads(dvc(project, "metrics", "diff", "--targets", TRAIN_METRICS, "--json").stdout)[TRAIN_METRICS]
+    assert details["last_step_losses.loss"]["old"] != details["last_step_losses.loss"]["new"]
 
     # Each -S that differs from the baseline is spelled out: `dvc exp run` leaves the last
     # experiment's params in the workspace, so without `-S limit_samples=1500` fullyear would
@@ -273,11 +277,14 @@ def test_experiments_metrics_diff_plots_diff_and_compare(project):
     dvc(project, "exp", "run", "-n", "smoke", "-S", "epochs=1", "-S", "limit_samples=1000")
     dvc(project, "exp", "run", "-n", "fullyear", "-S", "epochs=2", "-S", "limit_samples=1500")
 
-    named = json.loads(dvc(project, "metrics", "diff", "smoke", "fullyear", "--json").stdout)[TRAIN_METRICS]
-    assert (named["epochs"]["old"], named["epochs"]["new"]) == (1, 2), named.get("epochs")
-    assert (named["rows_used"]["old"], named["rows_used"]["new"]) == (1000, 1500), named.get("rows_used")
+    named = json.loads(dvc(project, "metrics", "diff", "smoke", "fullyear", "--json").stdout)
+    assert (named[TRAIN_SUMMARY]["epochs"]["old"], named[TRAIN_SUMMARY]["epochs"]["new"]) == (1, 2), named
+    assert "direction_auc" in named[REPLAY_SUMMARY] and "direction_auc_baseline" in named[REPLAY_SUMMARY], named
     text = dvc(project, "metrics", "diff", "smoke", "fullyear").stdout
-    assert re.search(r"reproducible_metrics\.json\s+epochs\s+1\s+2\s+1", text), text
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert max(map(len, lines)) <= 120, text  # fits a 120-column terminal
+    assert "direction_auc" in lines[1], text  # model quality leads
+    assert re.search(r"summary\.json\s+epochs\s+1\s+2\s+1", text), text
 
     plots_dir = project["root"] / "plots_smoke_fullyear"
     dvc(project, "plots", "diff", "smoke", "fullyear", "-o", str(plots_dir))
@@ -292,6 +299,27 @@ def test_experiments_metrics_diff_plots_diff_and_compare(project):
     for metric in ("n_candidates", "n_trades_created", "mae_bps_mean", "mfe_bps_mean", "mae_atr_mean",
                    "mfe_atr_mean", "mfe_mae_ratio", "goes_against_us_rate", "tolerances:"):
         assert re.search(rf"^{metric}\s", compare.stdout, flags=re.MULTILINE), (metric, compare.stdout)
+
+
+def test_run_cache_restore_leaves_reports_of_that_run_only(project):
+    """Every file under reports/ is a DVC output, so a run-cache restore brings all of them back together; the
+    run-varying metrics and log live in logs/train/<run id>/, named by the run id the tracked metrics carry."""
+    small = ["-S", "epochs=1", "-S", "limit_samples=1500"]
+
+    def run_id_after(*args: str) -> tuple[str, str]:
+        result = dvc(project, "exp", "run", *args, *small)
+        return json.loads((project["dir"] / TRAIN_METRICS).read_text())["run_id"], result.stdout
+    baseline_id, _ = run_id_after("-n", "baseline-first", "-S", "seed=1337")
+    other_id, _ = run_id_after("-n", "other-seed", "-S", "seed=5")
+    again_id, output = run_id_after("-n", "baseline-again", "-S", "seed=1337")
+    assert "train" not in stages_run(output), "the baseline's train stage must come from the run cache"
+    assert again_id == baseline_id != other_id
+    reports = {p.relative_to(project["dir"]).as_posix() for p in (project["dir"] / "reports").rglob("*") if p.is_file()}
+    assert reports <= set(locked_outs(project["dir"] / "dvc.lock")), reports - set(locked_outs(project["dir"] / "dvc.lock"))
+    assert dvc_status(project) == {}  # and every one of them matches the restored run's lock
+    for run in (baseline_id, other_id):
+        log = (project["dir"] / "logs" / "train" / run / "run_log.txt").read_text()
+        assert "samples/s" in log and json.loads((project["dir"] / "logs/train" / run / "metrics.json").read_text())["run_id"] == run
 
 
 def test_queued_seeds_and_seed_summary(project):
@@ -315,7 +343,7 @@ def test_queued_seeds_and_seed_summary(project):
     assert summary.stdout.splitlines()[0] == "2 runs: seed-1, seed-2", summary.stdout
     seed_line = re.search(r"^params\.seed\s+1\.5 ± 0\.707\b.*n 2\)$", summary.stdout, flags=re.MULTILINE)
     assert seed_line, summary.stdout
-    assert re.search(rf"^{re.escape(TRAIN_METRICS)}\.last_step_losses\.loss\s+\S+ ± \S+", summary.stdout,
+    assert re.search(rf"^{re.escape(TRAIN_SUMMARY)}\.train_loss\s+\S+ ± \S+", summary.stdout,
                      flags=re.MULTILINE), summary.stdout
 
     every = run([sys.executable, "scripts/seed_summary.py"], project["dir"], project["env"], check=False)

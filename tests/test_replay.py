@@ -286,3 +286,29 @@ def test_default_window_is_the_training_holdout(small_pipeline, default_run):
     assert counts["holdout_rows"] == summary["bars_replayed"]  # --days 7 replays exactly what holdout_days 7 kept out
     first_window_row = len(data["time"]) - summary["bars_replayed"]
     assert train_rows.max() + 6 < first_window_row  # no training label reaches into the replay week
+
+
+def test_model_quality_equals_sklearn_on_the_written_outputs(small_pipeline, default_run):
+    """replay.json's out-of-sample figures recomputed independently from outputs.tsv and the dataset's labels."""
+    from sklearn.metrics import roc_auc_score
+    data = read_dataset(str(small_pipeline["data"]))
+    got = read_tsv(default_run / "outputs.tsv")
+    rows = got["row"].astype(np.int64)
+    quality = json.loads((default_run / "replay.json").read_text())["model_quality"]
+    assert quality["rows"] == len(rows)
+    assert quality["direction_auc"] == pytest.approx(roc_auc_score(data["y_dir"][rows], got["direction_logit"].astype(float)), abs=1e-6)
+    assert quality["early_move_auc"] == pytest.approx(roc_auc_score(data["y_early"][rows], got["early_move_logit"].astype(float)), abs=1e-6)
+    assert quality["quality_corr"] == pytest.approx(np.corrcoef(got["quality"].astype(float), data["y_quality"][rows])[0, 1], abs=1e-5)
+    assert quality["baseline_direction_auc"] == pytest.approx(roc_auc_score(data["y_dir"][rows], data["ema_slope_12_atr"][rows]), abs=1e-6)
+    headline = json.loads((default_run / "summary.json").read_text())
+    assert headline["direction_auc"] == quality["direction_auc"] and headline["direction_auc_baseline"] == quality["baseline_direction_auc"]
+    assert json.loads((default_run / "replay.json").read_text())["window_overlaps_training"] is False  # limit_samples 1200
+
+
+def test_compare_says_when_a_window_is_in_sample_or_a_side_has_no_trades(default_run):
+    report = json.loads((default_run / "replay.json").read_text())
+    in_sample = {**report, "window_overlaps_training": True}
+    idle = {**report, "n_trades_created": 0}
+    notes = compare.compare(in_sample, idle, compare.Tolerances(), ("smoke", "fullyear"))["notes"]
+    assert any("smoke's bundle was trained on bars of its replay window" in note for note in notes), notes
+    assert any(note.startswith("fullyear made no trades") for note in notes), notes

@@ -1,1 +1,3 @@
-"""entry_v10 model: definition (model.py) and training (entry_v10_ctx_train.py)."""
+"""The entry_v10 entry model: network, inputs, training, bundle format (see each module's docstring)."""
+
+OUTPUT_COLUMNS = ("direction_logit", "early_move_logit", "quality")  # the model's (B, 3) output, in order

@@ -34,7 +34,8 @@ from sklearn.preprocessing import StandardScaler
 
 from gx1.common import InputError, atomic_write_bytes, parse_json_bytes, pretty_json, printable, sha256_bytes
 from gx1.contract import META_NAME, SEQ_SCALER_NAME, SNAP_SCALER_NAME, contract_hash, contract_part
-from gx1.models.entry_v10.inputs import OUTPUT_COLUMNS, ModelInputs, gather_batch, predict_rows, build_model_inputs
+from gx1.models.entry_v10 import OUTPUT_COLUMNS
+from gx1.models.entry_v10.inputs import ModelInputs, build_model_inputs, gather_batch, predict_rows
 from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
 from gx1.models.entry_v10.variant import variant_facts
 from gx1.scaler_io import scaler_from_bytes
@@ -54,7 +55,7 @@ JSON_FILES = (METADATA, TRAIN_CONFIG, META_NAME, GOLDEN)
 LOADABLE_SUFFIXES = frozenset({".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".onnx", ".joblib", ".pkl", ".pickle",
                                ".npz", ".npy", ".json"})
 # what a training out_dir holds beside its bundle (reports, never loaded by a runtime)
-TRAINING_REPORTS = frozenset({"metrics.json", "reproducible_metrics.json", "run_log.txt", "train_steps.tsv",
+TRAINING_REPORTS = frozenset({"summary.json", "metrics.json", "reproducible_metrics.json", "run_log.txt", "train_steps.tsv",
                               "train_epochs.tsv"})
 # bounds on a model config read from a bundle, checked before anything is built: field -> (low, high)
 CONFIG_BOUNDS = {"n_seq_features": (1, 4096), "n_snap_features": (1, 4096), "seq_len": (1, 4096), "n_ctx_cont": (0, 256),

@@ -17,7 +17,8 @@ The out_dir receives a complete bundle (weights, config, metadata, contract, sca
 sample, manifest) plus the reports: run_log.txt, metrics.json (every figure of the plan's §6,
 wall clock and memory included), reproducible_metrics.json (the same without run-varying figures:
 the file DVC tracks) and loss curves per step and per epoch (TSV); ``--report_dir`` puts the reports
-elsewhere. The new out_dir (and report set) is swapped in only when complete: a failed run leaves the
+elsewhere, and ``--timing_dir`` the two run-varying ones (metrics.json, run_log.txt; the DVC stage
+does this, so reports/ only holds what DVC restores). The new out_dir (and report set) is swapped in only when complete: a failed run leaves the
 previous bundle and run_log.txt untouched and its own log in run_log.txt.partial. A checkpoint is
 written atomically after every epoch to ``--checkpoint_dir`` (default: ``<out_dir>.checkpoints``,
 outside the out_dir so an interrupted ``dvc repro`` resumes too), named by the run's fingerprint;
@@ -72,6 +73,9 @@ class TrainConfig:
     grad_clip: float = knob(1.0, "max gradient norm (0 = no clipping)", low=0.0, high=1e9)
     report_dir: str = path_arg("where run_log.txt, metrics.json and the curves go (default: out_dir)", required=False)
     checkpoint_dir: str = path_arg("where resume checkpoints go (default: <out_dir>.checkpoints)", required=False)
+    timing_dir: str = path_arg("if set, metrics.json and run_log.txt (wall clock, speed, memory: they differ run to run) go "
+                               "to <timing_dir>/<run id>/ instead of the report_dir, which then holds only byte-stable "
+                               "reports (what DVC tracks and restores)", required=False)
     context_features_enabled: bool = field(default=False, metadata={"env": True})  # from ENTRY_CONTEXT_FEATURES_ENABLED
 
     def knobs(self) -> dict:

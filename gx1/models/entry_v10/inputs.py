@@ -17,7 +17,6 @@ from gx1.common import InputError
 from gx1.contract import scale
 from gx1.features import LABEL_COLUMNS
 
-OUTPUT_COLUMNS = ("direction_logit", "early_move_logit", "quality")  # the model's (B, 3) output, in order
 DAY_NS = 86_400 * 10**9
 
 

@@ -159,10 +159,24 @@ def reproducible_part(metrics: dict) -> dict:
     return stable
 
 
+TIMING_FILES = ("metrics.json", "run_log.txt")  # the reports that differ between two runs with the same inputs
+
+
+def headline(metrics: dict) -> dict:
+    """summary.json: the few numbers a person compares between runs (what `dvc metrics diff` lists)."""
+    last = metrics["per_epoch"][-1]
+    figures = {"train_loss": metrics["loss_trend"]["last"], "val_direction_auc": last.get("val_direction_auc"),
+               "heads_learned": sum(h["learned"] for h in metrics["heads"].values()), "epochs": metrics["epochs"],
+               "train_samples": metrics["dataset_len"]}
+    return {k: round(v, 6) if isinstance(v, float) else v for k, v in figures.items()
+            if v is not None and not (isinstance(v, float) and v != v)}
+
+
 def report_files(metrics: dict, run: RunHistory, log_text: str) -> dict[str, bytes]:
-    """The report set of a finished run: metrics.json, reproducible_metrics.json, the curves, run_log.txt."""
+    """The report set of a finished run: summary.json, metrics.json, reproducible_metrics.json, the curves, run_log.txt."""
     stable = reproducible_part(metrics)
-    return {"metrics.json": pretty_json(metrics).encode(), "reproducible_metrics.json": pretty_json(stable).encode(),
+    return {"summary.json": pretty_json(headline(metrics)).encode(),
+            "metrics.json": pretty_json(metrics).encode(), "reproducible_metrics.json": pretty_json(stable).encode(),
             "train_steps.tsv": _tsv(run.steps), "train_epochs.tsv": _tsv(stable["per_epoch"]),
             "run_log.txt": log_text.encode()}
 

@@ -33,15 +33,16 @@ from gx1.models.entry_v10.entry_v10_ctx_train import TrainConfig
 from gx1.models.entry_v10.inputs import ModelInputs, build_model_inputs, epoch_order, gather_batch, predict_rows, split_rows
 from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
 from gx1.models.entry_v10.telemetry import (
-    RunHistory, RunLogger, StepStats, build_metrics, constant_baselines, duration, epoch_summary, head_learning, report_files,
+    TIMING_FILES, RunHistory, RunLogger, StepStats, build_metrics, constant_baselines, duration, epoch_summary, head_learning,
+    report_files,
 )
 from gx1.models.entry_v10.variant import variant_name
 
 FAULT_ENV = "GX1_FAULT_KILL_AFTER_EPOCH"  # fault-injection point (module docstring of entry_v10_ctx_train)
 # TrainConfig fields that cannot change the weights: left out of the resume fingerprint. Every other
 # field, and any field added later, is in it (resume fails closed).
-RESULT_NEUTRAL_FIELDS = frozenset({"data", "out_dir", "report_dir", "checkpoint_dir", "feature_meta_path", "seq_scaler_path",
-                                   "snap_scaler_path", "log_every", "num_workers", "num_threads"})
+RESULT_NEUTRAL_FIELDS = frozenset({"data", "out_dir", "report_dir", "checkpoint_dir", "timing_dir", "feature_meta_path",
+                                   "seq_scaler_path", "snap_scaler_path", "log_every", "num_workers", "num_threads"})
 OWNED_REPORTS = bundle_io.TRAINING_REPORTS | {"run_log.txt.partial", "metrics.json.failed"}
 
 
@@ -99,10 +100,12 @@ def load_inputs(cfg: TrainConfig, device: torch.device) -> RunInputs:
 def check_outputs(cfg: TrainConfig) -> None:
     """The out_dir and report_dir may be created or replaced, and hold none of the inputs."""
     out_dir, report_dir = Path(cfg.out_dir), Path(cfg.report_dir or cfg.out_dir)
-    for directory, owned in ((out_dir, _owned_out_dir), (report_dir, _owned_report_dir)):
+    if cfg.timing_dir and Path(cfg.timing_dir).exists() and not Path(cfg.timing_dir).is_dir():
+        raise InputError(f"--timing_dir {cfg.timing_dir} exists and is not a directory: choose another")
+    for directory in (out_dir, report_dir):
         if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
             raise InputError(f"{directory} exists and is not a directory: choose another --out_dir/--report_dir")
-        if directory.is_dir() and any(directory.iterdir()) and not owned(directory):
+        if directory.is_dir() and any(directory.iterdir()) and not _owned(directory):
             raise InputError(f"refusing to replace {directory}: it holds files that are not a gx1 bundle or training reports; "
                              "remove them or choose another directory")
         for source in (cfg.data, cfg.feature_meta_path, cfg.seq_scaler_path, cfg.snap_scaler_path):
@@ -113,13 +116,10 @@ def check_outputs(cfg: TrainConfig) -> None:
         raise InputError(f"--report_dir {report_dir} and --out_dir {out_dir} are nested: use the same directory or separate ones")
 
 
-def _owned_out_dir(directory: Path) -> bool:
+def _owned(directory: Path) -> bool:
+    """A folder training may replace: its own earlier reports, or a gx1 bundle with them."""
     names = {p.name for p in directory.iterdir()}
     return names <= OWNED_REPORTS or bundle_io.is_bundle_folder(directory, extra=frozenset(OWNED_REPORTS))
-
-
-def _owned_report_dir(directory: Path) -> bool:
-    return _owned_out_dir(directory)
 
 
 # ----------------------------------------------------------------------------- build model
@@ -245,10 +245,19 @@ def log_epoch(log: RunLogger, summary: dict, cfg: TrainConfig, history: RunHisto
 # ----------------------------------------------------------------------------- checkpoint
 
 
+def run_id(fingerprint: dict) -> str:
+    """16 hex digits naming a run by everything that decides its result (in its metrics, checkpoint, timing folder)."""
+    return sha256_bytes(canonical_json(fingerprint).encode())[:16]
+
+
 def checkpoint_path(cfg: TrainConfig, fingerprint: dict) -> Path:
-    """``<checkpoint_dir>/<fingerprint hash>.pt``: another run's checkpoint is never picked up."""
-    directory = Path(cfg.checkpoint_dir or f"{cfg.out_dir.rstrip('/')}.checkpoints")
-    return directory / f"{sha256_bytes(canonical_json(fingerprint).encode())[:16]}.pt"
+    """``<checkpoint_dir>/<run id>.pt``: another run's checkpoint is never picked up."""
+    return Path(cfg.checkpoint_dir or f"{cfg.out_dir.rstrip('/')}.checkpoints") / f"{run_id(fingerprint)}.pt"
+
+
+def timing_path(cfg: TrainConfig, fingerprint: dict) -> Path:
+    """Where metrics.json and run_log.txt go: ``<timing_dir>/<run id>`` when set, else the report_dir."""
+    return Path(cfg.timing_dir) / run_id(fingerprint) if cfg.timing_dir else Path(cfg.report_dir or cfg.out_dir)
 
 
 def save_checkpoint(path: Path, model: EntryV10Model, optimizer: torch.optim.Optimizer, history: RunHistory,
@@ -311,11 +320,12 @@ def finish(cfg: TrainConfig, model: EntryV10Model, run_inputs: RunInputs, histor
     for name, passed in metrics["success_criteria"].items():
         log.line(f"criterion {name}: {'PASS' if passed else 'FAIL'}")
     out_dir, report_dir = Path(cfg.out_dir), Path(cfg.report_dir or cfg.out_dir)
+    timing_dir = timing_path(cfg, run_inputs.fingerprint)
     failed = [name for name, passed in metrics["success_criteria"].items() if not passed]
     if failed:  # a run that failed the plan's criteria replaces nothing: its figures go beside the old reports
-        atomic_write_bytes(report_dir / "metrics.json.failed", report_files(metrics, history, "")["metrics.json"])
+        atomic_write_bytes(timing_dir / "metrics.json.failed", report_files(metrics, history, "")["metrics.json"])
         raise CheckFailed(f"success criteria failed: {', '.join(failed)}; no bundle written, nothing replaced "
-                          f"(metrics in {report_dir / 'metrics.json.failed'}, log in {log.partial})")
+                          f"(metrics in {timing_dir / 'metrics.json.failed'}, log in {log.partial})")
     model.eval()
     log.line(f"bundle written: {out_dir}")
     golden_rows = run_inputs.train_rows[:: max(1, len(run_inputs.train_rows) // 8)][:8]
@@ -327,10 +337,12 @@ def finish(cfg: TrainConfig, model: EntryV10Model, run_inputs: RunInputs, histor
                                         bundle_io.environment_facts(torch.device(facts["device"]), facts["num_threads"]),
                                         training_rows)
     reports = report_files(metrics, history, log.text())
+    if cfg.timing_dir:  # the run-varying reports go to this run's own folder, the report_dir keeps the byte-stable ones
+        _swap_in(timing_dir, lambda staging: _write_all(staging, {n: reports.pop(n) for n in TIMING_FILES}), _owned)
     _swap_in(out_dir, lambda staging: (bundle_io.write_bundle(staging, files),
-                                       _write_all(staging, reports) if report_dir == out_dir else None), _owned_out_dir)
+                                       _write_all(staging, reports) if report_dir == out_dir else None), _owned)
     if report_dir != out_dir:
-        _swap_in(report_dir, lambda staging: _write_all(staging, reports), _owned_report_dir)
+        _swap_in(report_dir, lambda staging: _write_all(staging, reports), _owned)
     return metrics
 
 
@@ -368,13 +380,14 @@ def run(cfg: TrainConfig) -> dict:
     torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")  # CUDA attention backward has no deterministic kernel
     run_inputs = load_inputs(cfg, device)
     model, optimizer = build_model(cfg, run_inputs, device)
-    log = RunLogger(Path(cfg.report_dir or cfg.out_dir) / "run_log.txt")
+    log = RunLogger(timing_path(cfg, run_inputs.fingerprint) / "run_log.txt")
     finished = False
     try:
         path = checkpoint_path(cfg, run_inputs.fingerprint)
         history = resume(path, model, optimizer, run_inputs.fingerprint)
         resumed_epochs = len(history.epochs)
-        facts = {"model_variant": variant_name(cfg.context_features_enabled), "feature_contract_hash": contract_hash(run_inputs.meta),
+        facts = {"run_id": run_id(run_inputs.fingerprint), "model_variant": variant_name(cfg.context_features_enabled),
+                 "feature_contract_hash": contract_hash(run_inputs.meta),
                  "epochs": cfg.epochs, "num_threads": torch.get_num_threads(), "device": str(device),
                  "machine": machine_facts()}
         log_start(log, cfg, run_inputs, model, facts, path if resumed_epochs else None, resumed_epochs)
