@@ -34,16 +34,29 @@ QUEUE_WORKER_MARKER = "queue-worker"
 _state: dict = {}
 
 
-def _command_lines() -> dict[int, str]:
-    """{pid: command line} of this user's other processes (Linux /proc; empty elsewhere)."""
+def _ancestors() -> set[int]:
+    """This process and its parents (a shell that runs the training command line is not another run)."""
+    chain, pid = set(), os.getpid()
+    while pid > 1 and pid not in chain:
+        chain.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                pid = int(fh.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return chain
+
+
+def _command_lines(exclude: set[int]) -> dict[int, str]:
+    """{pid: command line} of the processes not in ``exclude`` (Linux /proc; empty elsewhere)."""
     lines = {}
-    own = os.getpid()
+    own = exclude
     try:
         entries = os.listdir("/proc")
     except OSError:
         return lines
     for entry in entries:
-        if not entry.isdigit() or int(entry) == own:
+        if not entry.isdigit() or int(entry) in own:
             continue
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as fh:
@@ -56,9 +69,11 @@ def _command_lines() -> dict[int, str]:
 def parallel_runs() -> int:
     """How many gx1 trainings share this machine now, this one included: other training processes, or the
     number of DVC queue workers (each runs one experiment at a time), whichever is larger."""
-    lines = _command_lines().values()
-    trainings = sum(1 for line in lines if any(m in line for m in TRAINING_MARKERS) and "python" in line)
-    workers = sum(1 for line in lines if QUEUE_WORKER_MARKER in line and "dvc" in line)
+    ancestors = _ancestors()
+    lines = _command_lines(exclude={os.getpid()})
+    trainings = sum(1 for pid, line in lines.items()
+                    if pid not in ancestors and any(m in line for m in TRAINING_MARKERS) and "python" in line)
+    workers = sum(1 for line in lines.values() if QUEUE_WORKER_MARKER in line and "dvc" in line)  # ours included
     return max(trainings + 1, workers, 1)
 
 
