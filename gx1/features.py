@@ -124,83 +124,92 @@ def average_true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray, win
 
 
 def compute_features(bars: dict) -> dict[str, np.ndarray]:
-    """All sequence, snapshot and context features (float64 / int64), causal."""
-    o, h, l, c = (np.asarray(bars[k], dtype=np.float64) for k in ("open", "high", "low", "close"))
+    """All sequence, snapshot and context features (float64 / int64), causal; ``atr`` (ATR14) included."""
+    open_, high, low, close = (np.asarray(bars[k], dtype=np.float64) for k in ("open", "high", "low", "close"))
     volume = np.asarray(bars["volume"], dtype=np.float64)
     spread = np.asarray(bars["spread"], dtype=np.float64)
     time_ns = np.asarray(bars["time"]).astype("datetime64[ns]").astype(np.int64)
-    log_close = np.log(c)
-    atr = average_true_range(h, l, c, 14)
-    atr_96 = average_true_range(h, l, c, 96)
-    ret_1 = log_close - _shift(log_close, 1)
-    ema_12, ema_48, ema_100 = ema(c, 12), ema(c, 48), ema(c, 100)
+    atr = average_true_range(high, low, close, 14)
+    emas = {span: ema(close, span) for span in (12, 48, 100)}
+    minute_of_day = (time_ns // 60_000_000_000) % 1440
     with np.errstate(divide="ignore", invalid="ignore"):
-        gain = np.fmax(c - _shift(c, 1), 0.0)
-        loss = np.fmax(_shift(c, 1) - c, 0.0)
-        avg_gain, avg_loss = rolling_mean(gain, 14), rolling_mean(loss, 14)
-        rsi = np.where(avg_gain + avg_loss > 0, (avg_gain - avg_loss) / (avg_gain + avg_loss), 0.0)
-        rsi = np.where(np.isnan(avg_gain + avg_loss), np.nan, rsi)
-        low_48, high_48 = rolling_min(l, 48), rolling_max(h, 48)
-        low_288, high_288 = rolling_min(l, 288), rolling_max(h, 288)
-        minute_of_day = (time_ns // 60_000_000_000) % 1440
-        angle = 2.0 * np.pi * minute_of_day / 1440.0
-        feats = {
-            "ret_1": ret_1,
-            "ret_3": log_close - _shift(log_close, 3),
-            "ret_12": log_close - _shift(log_close, 12),
-            "range_atr": (h - l) / atr,
-            "body_atr": (c - o) / atr,
-            "upper_wick_atr": (h - np.maximum(o, c)) / atr,
-            "lower_wick_atr": (np.minimum(o, c) - l) / atr,
-            "close_pos_in_bar": np.where(h > l, (c - l) / (h - l), 0.5),
-            "ema_dist_12_atr": (c - ema_12) / atr,
-            "ema_dist_48_atr": (c - ema_48) / atr,
-            "ema_slope_12_atr": (ema_12 - _shift(ema_12, 1)) / atr,
-            "rsi_14": rsi,
-            "volume_ratio_48": volume / np.fmax(rolling_mean(volume, 48), 1e-9),
-            "spread_atr": spread / atr,
-            "bar_gap_log": np.log(np.fmax((time_ns - _shift(time_ns.astype(np.float64), 1)) / 60e9, 1e-3)),
-            "ret_24": log_close - _shift(log_close, 24),
-            "ret_48": log_close - _shift(log_close, 48),
-            "ret_96": log_close - _shift(log_close, 96),
-            "ret_288": log_close - _shift(log_close, 288),
-            "realized_vol_12": rolling_std(ret_1, 12) * 1e4,
-            "realized_vol_48": rolling_std(ret_1, 48) * 1e4,
-            "realized_vol_288": rolling_std(ret_1, 288) * 1e4,
-            "atr_ratio_14_96": atr / atr_96,
-            "ema_dist_100_atr": (c - ema_100) / atr,
-            "ema_slope_48_atr": (ema_48 - _shift(ema_48, 1)) / atr,
-            "range_pos_48": np.where(high_48 > low_48, (c - low_48) / (high_48 - low_48), 0.5),
-            "range_pos_288": np.where(high_288 > low_288, (c - low_288) / (high_288 - low_288), 0.5),
-            "range_width_48_atr": (high_48 - low_48) / atr,
-            "volume_ratio_288": volume / np.fmax(rolling_mean(volume, 288), 1e-9),
-            "hour_sin": np.sin(angle),
-            "hour_cos": np.cos(angle),
-            "atr_bps": atr / c * 1e4,
-            "spread_bps": spread / c * 1e4,
-        }
+        feats = {**_bar_features(open_, high, low, close, volume, spread, time_ns, atr, emas),
+                 **_window_features(high, low, close, volume, minute_of_day, atr, emas),
+                 "atr_bps": atr / close * 1e4, "spread_bps": spread / close * 1e4}
         # Windows that need history stay NaN until that history exists.
         for name, lookback in (("range_pos_48", 48), ("range_pos_288", 288), ("close_pos_in_bar", 1)):
             feats[name][: lookback - 1] = np.nan
         feats = {k: np.where(np.isfinite(v), v, np.nan) for k, v in feats.items()}
-
-        # Context categories, from causal quantities and fixed thresholds (no dataset-wide statistics).
-        hour = minute_of_day // 60
-        session = np.select([(hour >= 7) & (hour < 12), (hour >= 12) & (hour < 16), (hour >= 16) & (hour < 21)], [1, 2, 3], 0)
-        vol_ratio = feats["atr_ratio_14_96"]
-        vol_regime = np.where(vol_ratio < 0.8, 0, np.where(vol_ratio > 1.25, 2, 1))
-        trend = (ema_48 - ema_100) / atr
-        trend_regime = np.where(trend < -0.5, 0, np.where(trend > 0.5, 2, 1))
-        day_of_week = ((time_ns // 86_400_000_000_000) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-        spread_ratio = spread / np.fmax(rolling_mean(spread, 288), 1e-12)
-        spread_regime = np.where(spread_ratio < 0.8, 0, np.where(spread_ratio > 1.5, 2, 1))
-    feats["session"] = session.astype(np.int64)
-    feats["vol_regime"] = vol_regime.astype(np.int64)
-    feats["trend_regime"] = trend_regime.astype(np.int64)
-    feats["day_of_week"] = day_of_week.astype(np.int64)
-    feats["spread_regime"] = spread_regime.astype(np.int64)
+        feats.update(_context_categories(spread, time_ns, minute_of_day, atr, emas, feats["atr_ratio_14_96"]))
     feats["atr"] = atr
     return feats
+
+
+def _bar_features(open_, high, low, close, volume, spread, time_ns, atr, emas) -> dict[str, np.ndarray]:
+    """The sequence features: each bar's returns, shape, trend distance, RSI, volume, spread and time gap."""
+    log_close = np.log(close)
+    previous = _shift(close, 1)
+    avg_gain, avg_loss = rolling_mean(np.fmax(close - previous, 0.0), 14), rolling_mean(np.fmax(previous - close, 0.0), 14)
+    rsi = np.where(avg_gain + avg_loss > 0, (avg_gain - avg_loss) / (avg_gain + avg_loss), 0.0)
+    return {
+        "ret_1": log_close - _shift(log_close, 1),
+        "ret_3": log_close - _shift(log_close, 3),
+        "ret_12": log_close - _shift(log_close, 12),
+        "range_atr": (high - low) / atr,
+        "body_atr": (close - open_) / atr,
+        "upper_wick_atr": (high - np.maximum(open_, close)) / atr,
+        "lower_wick_atr": (np.minimum(open_, close) - low) / atr,
+        "close_pos_in_bar": np.where(high > low, (close - low) / (high - low), 0.5),
+        "ema_dist_12_atr": (close - emas[12]) / atr,
+        "ema_dist_48_atr": (close - emas[48]) / atr,
+        "ema_slope_12_atr": (emas[12] - _shift(emas[12], 1)) / atr,
+        "rsi_14": np.where(np.isnan(avg_gain + avg_loss), np.nan, rsi),
+        "volume_ratio_48": volume / np.fmax(rolling_mean(volume, 48), 1e-9),
+        "spread_atr": spread / atr,
+        "bar_gap_log": np.log(np.fmax((time_ns - _shift(time_ns.astype(np.float64), 1)) / 60e9, 1e-3)),
+    }
+
+
+def _window_features(high, low, close, volume, minute_of_day, atr, emas) -> dict[str, np.ndarray]:
+    """The snapshot features: longer returns, realised volatility, ranges, volume and the time of day."""
+    log_close = np.log(close)
+    ret_1 = log_close - _shift(log_close, 1)
+    low_48, high_48 = rolling_min(low, 48), rolling_max(high, 48)
+    low_288, high_288 = rolling_min(low, 288), rolling_max(high, 288)
+    angle = 2.0 * np.pi * minute_of_day / 1440.0
+    return {
+        "ret_24": log_close - _shift(log_close, 24),
+        "ret_48": log_close - _shift(log_close, 48),
+        "ret_96": log_close - _shift(log_close, 96),
+        "ret_288": log_close - _shift(log_close, 288),
+        "realized_vol_12": rolling_std(ret_1, 12) * 1e4,
+        "realized_vol_48": rolling_std(ret_1, 48) * 1e4,
+        "realized_vol_288": rolling_std(ret_1, 288) * 1e4,
+        "atr_ratio_14_96": atr / average_true_range(high, low, close, 96),
+        "ema_dist_100_atr": (close - emas[100]) / atr,
+        "ema_slope_48_atr": (emas[48] - _shift(emas[48], 1)) / atr,
+        "range_pos_48": np.where(high_48 > low_48, (close - low_48) / (high_48 - low_48), 0.5),
+        "range_pos_288": np.where(high_288 > low_288, (close - low_288) / (high_288 - low_288), 0.5),
+        "range_width_48_atr": (high_48 - low_48) / atr,
+        "volume_ratio_288": volume / np.fmax(rolling_mean(volume, 288), 1e-9),
+        "hour_sin": np.sin(angle),
+        "hour_cos": np.cos(angle),
+    }
+
+
+def _context_categories(spread, time_ns, minute_of_day, atr, emas, vol_ratio) -> dict[str, np.ndarray]:
+    """Context categories, from causal quantities and fixed thresholds (no dataset-wide statistics)."""
+    hour = minute_of_day // 60
+    session = np.select([(hour >= 7) & (hour < 12), (hour >= 12) & (hour < 16), (hour >= 16) & (hour < 21)], [1, 2, 3], 0)
+    trend = (emas[48] - emas[100]) / atr
+    spread_ratio = spread / np.fmax(rolling_mean(spread, 288), 1e-12)
+    return {
+        "session": session.astype(np.int64),
+        "vol_regime": np.where(vol_ratio < 0.8, 0, np.where(vol_ratio > 1.25, 2, 1)).astype(np.int64),
+        "trend_regime": np.where(trend < -0.5, 0, np.where(trend > 0.5, 2, 1)).astype(np.int64),
+        "day_of_week": (((time_ns // 86_400_000_000_000) + 3) % 7).astype(np.int64),  # 1970-01-01 was a Thursday; Monday = 0
+        "spread_regime": np.where(spread_ratio < 0.8, 0, np.where(spread_ratio > 1.5, 2, 1)).astype(np.int64),
+    }
 
 
 def compute_labels(bars: dict, atr: np.ndarray, cfg: LabelConfig) -> dict[str, np.ndarray]:

@@ -55,7 +55,9 @@ from gx1.models.entry_v10.variant import CONTEXT_ENV, context_from_env
 
 bio = LazyModule("gx1.models.entry_v10.bundle_io")  # torch loads with the bundle, not for --help
 
-OUTPUT_FILES = ("summary.json", "replay.json", "outputs.tsv", "trades.tsv", "trades_mae_mfe.tsv", "cumulative.tsv")
+OUTPUT_FILES = ("summary.json", "replay.json", "outputs.tsv", "trades.tsv", "trades_mae_mfe.tsv", "cumulative.tsv",
+                "quality.tsv")
+QUALITY_PLOT_FIGURES = ("direction_auc", "direction_auc_baseline", "early_move_auc", "quality_corr")
 QUALITY_KEYS = ("mae_bps", "mfe_bps", "mae_atr", "mfe_atr")
 
 
@@ -364,7 +366,14 @@ def output_files(result: ReplayResult) -> dict[str, bytes]:
                                      "cumulative_candidates": cumulative[0], "cumulative_trades": cumulative[1]}),
         "replay.json": pretty_json(result.summary).encode(),
         "summary.json": pretty_json(headline(result.summary)).encode(),
+        "quality.tsv": _quality_rows(headline(result.summary)),
     }
+
+
+def _quality_rows(figures: dict) -> bytes:
+    """quality.tsv: one row per model-quality figure (the `model_quality` plot: one bar per figure and run)."""
+    names = [name for name in QUALITY_PLOT_FIGURES if name in figures]
+    return tsv_bytes({"figure": names, "value": [f"{figures[name]:.6f}" for name in names]})
 
 
 def headline(summary: dict) -> dict:
@@ -419,16 +428,16 @@ def parse_args(argv: list[str] | None) -> ReplayConfig:
                         help="window = the last N days of the data (default 7; not with --start/--end)")
     parser.add_argument("--start", default="", help="window start, inclusive, ISO UTC (e.g. 2025-12-01)")
     parser.add_argument("--end", default="", help="window end, exclusive, ISO UTC (e.g. 2025-12-08)")
-    parser.add_argument("--dir_threshold", type=number_in(float, 0.5, 1.0), default=0.55,
-                        help="long if p_dir >= this, short if p_dir <= 1 - this (default 0.55)")
-    parser.add_argument("--early_threshold", type=number_in(float, 0.0, 1.0), default=0.5,
-                        help="candidate only if p_early >= this (default 0.5)")
-    parser.add_argument("--cooldown_bars", type=number_in(int, 0, 10**6), default=6,
-                        help="bars after a time exit in which no trade opens (default 6)")
-    parser.add_argument("--hold_bars", type=number_in(int, 0, 10**6), default=0,
-                        help="time exit after N bars (default 0 = the bundle's label horizon)")
-    parser.add_argument("--mae_mfe_bars", type=number_in(int, 1, 10**6), default=6,
-                        help="entry-quality window: bars t+1..t+N (default 6)")
+    defaults = ReplayConfig(bundle_dir="")
+    policy = {  # flag: (type, range, help); defaults from ReplayConfig
+        "dir_threshold": (number_in(float, 0.5, 1.0), "long if p_dir >= this, short if p_dir <= 1 - this"),
+        "early_threshold": (number_in(float, 0.0, 1.0), "candidate only if p_early >= this"),
+        "cooldown_bars": (number_in(int, 0, 10**6), "bars after a time exit in which no trade opens"),
+        "hold_bars": (number_in(int, 0, 10**6), "time exit after N bars (0 = the bundle's label horizon)"),
+        "mae_mfe_bars": (number_in(int, 1, 10**6), "entry-quality window: bars t+1..t+N"),
+    }
+    for name, (kind, text) in policy.items():
+        parser.add_argument(f"--{name}", type=kind, default=getattr(defaults, name), help=f"{text} (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.days is not None and (args.start or args.end):
         raise InputError("--days and --start/--end are alternatives: give one (see --help)")

@@ -85,51 +85,80 @@ def _moving_average_noise(rng: np.random.Generator, length: int, window: int) ->
 
 
 def generate_gold_bars(year: int = 2025, seed: int = 20250101, interval_minutes: int = 5) -> dict[str, np.ndarray]:
-    """Deterministic gold-like bars (a bars table, see gx1.bars) for one calendar year."""
+    """Deterministic gold-like bars (a bars table, see gx1.bars) for one calendar year.
+
+    The random draws happen in one fixed order (the helpers below take the generator in turn), so the
+    same seed gives the same bytes."""
     if interval_minutes <= 0 or 60 % interval_minutes:
         raise InputError(f"interval_minutes must divide 60 (1, 5, 15, 60, ...), got {interval_minutes}")
     rng = np.random.default_rng(seed)
     minutes = trading_minutes(year, interval_minutes)
     count = len(minutes)
-    bars_per_day = MINUTES_PER_DAY // interval_minutes
     minute_of_day = minutes % MINUTES_PER_DAY
-
-    # Volatility: intraday activity x clustered level; per-bar scale from the annual figures.
     activity = intraday_activity(minute_of_day)
     activity /= np.sqrt(np.mean(activity**2))
-    log_level = 0.35 * _moving_average_noise(rng, count, bars_per_day) + 0.30 * _moving_average_noise(rng, count, 20 * bars_per_day)
-    volatility_level = np.exp(log_level - (0.35**2 + 0.30**2))  # E[level^2] = 1
-    year_fraction_per_bar = 1.0 / count
-    sigma = ANNUAL_VOLATILITY * np.sqrt(year_fraction_per_bar) * activity * volatility_level
-
-    # Returns inside each bar: fat-tailed diffusion plus rare jumps (more likely in busy hours).
-    shocks = rng.standard_t(STUDENT_T_DEGREES, count) / np.sqrt(STUDENT_T_DEGREES / (STUDENT_T_DEGREES - 2))
-    shocks = np.clip(shocks, -MAX_SHOCK, MAX_SHOCK)
-    jumps = (rng.random(count) < 0.0015 * activity**2) * np.clip(rng.normal(0.0, 5.0, count), -3 * MAX_SHOCK, 3 * MAX_SHOCK) * sigma
-    # A persistent drift from its own stream (so the other series stay as they were): momentum to learn.
-    trend = TREND_STRENGTH * _moving_average_noise(np.random.default_rng([seed, 1]), count, TREND_BARS)
-    intrabar = ANNUAL_DRIFT * year_fraction_per_bar + sigma * (shocks + trend) + jumps
-
-    # Gaps between a bar's open and the previous close: ticks, the daily break, weekends/holidays.
+    sigma, volatility_level = _volatility(rng, activity, count, MINUTES_PER_DAY // interval_minutes)
+    intrabar = _intrabar_returns(rng, np.random.default_rng([seed, 1]), activity, sigma, count)
     minutes_since_previous = np.diff(minutes, prepend=minutes[0] - 3 * MINUTES_PER_DAY)
-    gap_scale = np.where(minutes_since_previous > interval_minutes, 8e-4, 5e-6)
-    gap_scale = np.where(minutes_since_previous > MINUTES_PER_DAY, 3e-3, gap_scale)
-    gaps = rng.normal(0.0, 1.0, count) * gap_scale
-    gaps[0] = 0.0
-
-    log_close = np.log(START_PRICE) + np.cumsum(gaps + intrabar)
-    log_open = log_close - intrabar
-    # Exact Brownian-bridge extremes between open and close for the bar's diffusion scale.
-    move, middle = np.abs(log_close - log_open), (log_close + log_open) / 2
-    log_high = middle + 0.5 * np.sqrt(move**2 - 2 * sigma**2 * np.log(1.0 - rng.random(count)))
-    log_low = middle - 0.5 * np.sqrt(move**2 - 2 * sigma**2 * np.log(1.0 - rng.random(count)))
-
+    log_open, log_close, log_high, log_low = _price_path(rng, intrabar, sigma, minutes_since_previous, interval_minutes)
     abs_shock = np.abs(log_close - log_open) / sigma
     tick_volume = np.maximum(1.0, np.round(
         700.0 * activity**1.5 * volatility_level * (0.6 + 0.4 * abs_shock) * rng.lognormal(0.0, 0.3, count)
     ))
+    spread = _spread(rng, activity, volatility_level, minute_of_day, minutes_since_previous, interval_minutes)
+    keep = rng.random(count) >= MISSING_BAR_RATE * np.clip(1.0 - activity, 0.0, 1.0)  # missing bars, mostly in quiet hours
+    open_, close = np.round(np.exp(log_open), 2), np.round(np.exp(log_close), 2)
+    bars = {
+        "time": (minutes * 60).astype("datetime64[s]").astype("datetime64[ns]"),
+        "open": open_,
+        "high": np.maximum(np.round(np.exp(log_high), 2), np.maximum(open_, close)),
+        "low": np.minimum(np.round(np.exp(log_low), 2), np.minimum(open_, close)),
+        "close": close,
+        "volume": tick_volume,
+        "spread": np.maximum(0.01, np.round(spread, 2)),
+    }
+    return {name: column[keep] for name, column in bars.items()}
 
-    # Spread: wider in quiet hours, much wider just before the break and after the reopen (most on Sunday).
+
+def _volatility(rng: np.random.Generator, activity: np.ndarray, count: int, bars_per_day: int) -> tuple[np.ndarray, np.ndarray]:
+    """(per-bar return scale, clustered volatility level): intraday activity x a level from the annual figures."""
+    log_level = 0.35 * _moving_average_noise(rng, count, bars_per_day) + 0.30 * _moving_average_noise(rng, count, 20 * bars_per_day)
+    volatility_level = np.exp(log_level - (0.35**2 + 0.30**2))  # E[level^2] = 1
+    return ANNUAL_VOLATILITY * np.sqrt(1.0 / count) * activity * volatility_level, volatility_level
+
+
+def _intrabar_returns(rng: np.random.Generator, trend_rng: np.random.Generator, activity: np.ndarray, sigma: np.ndarray,
+                      count: int) -> np.ndarray:
+    """Returns inside each bar: fat-tailed diffusion, rare jumps (more likely in busy hours) and a persistent drift
+    from its own stream (so the other series stay as they were): momentum to learn."""
+    shocks = rng.standard_t(STUDENT_T_DEGREES, count) / np.sqrt(STUDENT_T_DEGREES / (STUDENT_T_DEGREES - 2))
+    shocks = np.clip(shocks, -MAX_SHOCK, MAX_SHOCK)
+    jumps = (rng.random(count) < 0.0015 * activity**2) * np.clip(rng.normal(0.0, 5.0, count), -3 * MAX_SHOCK, 3 * MAX_SHOCK) * sigma
+    trend = TREND_STRENGTH * _moving_average_noise(trend_rng, count, TREND_BARS)
+    return ANNUAL_DRIFT * (1.0 / count) + sigma * (shocks + trend) + jumps
+
+
+def _price_path(rng: np.random.Generator, intrabar: np.ndarray, sigma: np.ndarray, minutes_since_previous: np.ndarray,
+                interval_minutes: int) -> tuple[np.ndarray, ...]:
+    """Log open, close, high, low: gaps between a bar's open and the previous close (ticks, the daily break,
+    weekends/holidays), then exact Brownian-bridge extremes between open and close for the bar's scale."""
+    count = len(intrabar)
+    gap_scale = np.where(minutes_since_previous > interval_minutes, 8e-4, 5e-6)
+    gap_scale = np.where(minutes_since_previous > MINUTES_PER_DAY, 3e-3, gap_scale)
+    gaps = rng.normal(0.0, 1.0, count) * gap_scale
+    gaps[0] = 0.0
+    log_close = np.log(START_PRICE) + np.cumsum(gaps + intrabar)
+    log_open = log_close - intrabar
+    move, middle = np.abs(log_close - log_open), (log_close + log_open) / 2
+    log_high = middle + 0.5 * np.sqrt(move**2 - 2 * sigma**2 * np.log(1.0 - rng.random(count)))
+    log_low = middle - 0.5 * np.sqrt(move**2 - 2 * sigma**2 * np.log(1.0 - rng.random(count)))
+    return log_open, log_close, log_high, log_low
+
+
+def _spread(rng: np.random.Generator, activity: np.ndarray, volatility_level: np.ndarray, minute_of_day: np.ndarray,
+            minutes_since_previous: np.ndarray, interval_minutes: int) -> np.ndarray:
+    """Spread: wider in quiet hours, much wider just before the break and after the reopen (most on Sunday)."""
+    count = len(activity)
     minutes_into_session = (minute_of_day - BREAK_END_MINUTE) % MINUTES_PER_DAY
     minutes_to_close = (BREAK_START_MINUTE - BREAK_END_MINUTE) % MINUTES_PER_DAY - minutes_into_session - interval_minutes
     session_open_index = np.maximum.accumulate(np.where(minutes_since_previous > interval_minutes, np.arange(count), 0))
@@ -137,24 +166,7 @@ def generate_gold_bars(year: int = 2025, seed: int = 20250101, interval_minutes:
     reopen_widening = np.where(after_long_closure, 10.0, 4.0) * np.exp(-minutes_into_session / 15.0)
     close_widening = 2.0 * np.exp(-minutes_to_close / 10.0)
     spread = (0.16 + 0.06 / activity) * volatility_level**0.3 * rng.lognormal(0.0, 0.08, count)
-    spread *= 1.0 + reopen_widening + close_widening
-
-    # Missing bars (no ticks), mostly in quiet hours.
-    keep = rng.random(count) >= MISSING_BAR_RATE * np.clip(1.0 - activity, 0.0, 1.0)
-
-    open_, close = np.round(np.exp(log_open), 2), np.round(np.exp(log_close), 2)
-    high = np.maximum(np.round(np.exp(log_high), 2), np.maximum(open_, close))
-    low = np.minimum(np.round(np.exp(log_low), 2), np.minimum(open_, close))
-    bars = {
-        "time": (minutes * 60).astype("datetime64[s]").astype("datetime64[ns]"),
-        "open": open_,
-        "high": high,
-        "low": low,
-        "close": close,
-        "volume": tick_volume,
-        "spread": np.maximum(0.01, np.round(spread, 2)),
-    }
-    return {name: column[keep] for name, column in bars.items()}
+    return spread * (1.0 + reopen_widening + close_widening)
 
 
 def main(argv: list[str] | None = None) -> int:

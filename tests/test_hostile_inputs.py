@@ -136,6 +136,7 @@ def test_scalers_with_unusable_numbers_fail_verify(bundle_copy, capsys, edit, me
     assert code == 1 and "FAIL scalers" in out and message in out
 
 
+@pytest.mark.slow  # trains
 def test_malicious_checkpoint_is_never_unpickled(small_pipeline, tmp_path):
     """A checkpoint file is loaded with weights_only=True: a pickle payload there is a one-line exit 2."""
     killed = run_train(train_argv(small_pipeline, tmp_path / "run", "--epochs", "2", "--limit_samples", "700"),
@@ -209,7 +210,7 @@ def test_oversized_json_is_refused_unread(bundle_copy, capsys):
     assert code == 1 and "more than the" in out
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=True) | st.text(max_size=8),
                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
                           max_leaves=8),

@@ -86,7 +86,13 @@ def _cumulative(run: int) -> tuple[list[str], list[list]]:
     return ["bar", "time", "cumulative_candidates", "cumulative_trades"], rows
 
 
+def _quality(run: int) -> tuple[list[str], list[list]]:
+    return ["figure", "value"], [["direction_auc", 0.52 + 0.01 * run], ["direction_auc_baseline", 0.55],
+                                 ["early_move_auc", 0.53 + 0.005 * run], ["quality_corr", 0.05 * run]]
+
+
 SAMPLES = {
+    "reports/replay/quality.tsv": _quality,
     "reports/train/train_steps.tsv": _train_steps,
     "reports/train/train_epochs.tsv": _train_epochs,
     "reports/replay/trades_mae_mfe.tsv": _trades,

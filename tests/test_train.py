@@ -62,6 +62,7 @@ def test_metrics_fields(reference_run):
     assert metrics["dataset_len"] == metrics["eligible_rows"] and metrics["rows_used"] == 1200
 
 
+@pytest.mark.slow  # trains: the fast tier (-m 'not slow') skips it
 def test_same_arguments_same_bytes_other_seed_other_bytes(small_pipeline, reference_run, tmp_path):
     out, _ = reference_run
     again = run_train(train_argv(small_pipeline, tmp_path / "again"))
@@ -74,6 +75,7 @@ def test_same_arguments_same_bytes_other_seed_other_bytes(small_pipeline, refere
     assert (tmp_path / "other" / "model_state_dict.pt").read_bytes() != (out / "model_state_dict.pt").read_bytes()
 
 
+@pytest.mark.slow  # trains: the fast tier (-m 'not slow') skips it
 def test_killed_run_resumes_to_identical_bytes(small_pipeline, reference_run, tmp_path):
     out, _ = reference_run
     killed = run_train(train_argv(small_pipeline, tmp_path / "run"), extra_env=KILL)
@@ -87,6 +89,7 @@ def test_killed_run_resumes_to_identical_bytes(small_pipeline, reference_run, tm
     assert (tmp_path / "run" / "model_state_dict.pt").read_bytes() == (out / "model_state_dict.pt").read_bytes()
 
 
+@pytest.mark.slow  # trains: the fast tier (-m 'not slow') skips it
 def test_checkpoints_belong_to_one_run_and_fail_closed(small_pipeline, tmp_path):
     """Another run's checkpoint is never resumed (named by the fingerprint of every result-changing field);
     a damaged checkpoint of this run is refused with one line, nothing deleted."""
@@ -106,6 +109,7 @@ def test_checkpoints_belong_to_one_run_and_fail_closed(small_pipeline, tmp_path)
     assert RESULT_NEUTRAL_FIELDS < {f for f in TrainConfig.__dataclass_fields__} and "learning_rate" not in RESULT_NEUTRAL_FIELDS
 
 
+@pytest.mark.slow  # trains: the fast tier (-m 'not slow') skips it
 @pytest.mark.parametrize("column, head", [("y_quality", "quality"), ("ret_1", "direction")])
 def test_nan_in_data_path_stops_with_exit_1(small_pipeline, tmp_path, column, head):
     table = pq.read_table(small_pipeline["data"])
@@ -123,6 +127,7 @@ def test_nan_in_data_path_stops_with_exit_1(small_pipeline, tmp_path, column, he
     assert not (tmp_path / "out" / "manifest.json").exists()
 
 
+@pytest.mark.slow  # trains: the fast tier (-m 'not slow') skips it
 def test_a_failed_run_keeps_the_previous_bundle_and_log(small_pipeline, reference_run, tmp_path):
     """NaN data into an out_dir holding a good bundle: exit 1, every old file byte-identical, the new log beside it."""
     out, _ = reference_run
@@ -140,6 +145,7 @@ def test_a_failed_run_keeps_the_previous_bundle_and_log(small_pipeline, referenc
     assert "non-finite" in (copy / "run_log.txt.partial").read_text() or "step" in (copy / "run_log.txt.partial").read_text()
 
 
+@pytest.mark.slow  # trains: the fast tier (-m 'not slow') skips it
 def test_out_dir_holding_the_inputs_or_foreign_files_is_refused_before_work(small_pipeline, tmp_path):
     contract_dir = tmp_path / "contract"
     shutil.copytree(small_pipeline["meta"].parent, contract_dir)
@@ -165,6 +171,7 @@ def test_dataset_of_another_contract_is_refused(small_pipeline, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # trains: the fast tier (-m 'not slow') skips it
 def test_no_context_variant(small_pipeline, tmp_path):
     result = run_train(train_argv(small_pipeline, tmp_path / "out", "--epochs", "1"), context=None)
     assert result.returncode == 0, result.stderr
@@ -198,6 +205,7 @@ def test_bad_arguments_exit_2(small_pipeline, tmp_path, argv_change, env_value, 
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # trains: the fast tier (-m 'not slow') skips it
 def test_failed_success_criterion_exits_1_after_metrics_without_bundle(small_pipeline, tmp_path):
     """The first 399 rows are warm-up: with 430 rows the eligibility rate is below the plan's 0.1."""
     argv = train_argv(small_pipeline, tmp_path / "out")
@@ -210,6 +218,7 @@ def test_failed_success_criterion_exits_1_after_metrics_without_bundle(small_pip
     assert not (tmp_path / "out" / "model_state_dict.pt").exists() and not (tmp_path / "out" / "manifest.json").exists()
 
 
+@pytest.mark.slow  # trains: the fast tier (-m 'not slow') skips it
 def test_validation_auc_matches_the_saved_model(small_pipeline, tmp_path):
     """The last epoch's validation AUC equals sklearn's AUC of the bundle's own predictions on the validation rows."""
     from sklearn.metrics import roc_auc_score
