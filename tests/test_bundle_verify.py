@@ -88,6 +88,7 @@ def test_fresh_training_out_dir_and_bundle_pass(trained, bundle_dir, capsys):
         assert (bundle_dir / name).read_bytes() == (train_dir / name).read_bytes(), name
 
 
+@pytest.mark.slow  # a subprocess with torch
 def test_plan_verify_command_on_training_out_dir(trained):
     train_dir, printed_hash = trained
     result = subprocess.run([sys.executable, "scripts/verify_entry_v10_ctx_bundle.py", "--bundle_dir", str(train_dir),

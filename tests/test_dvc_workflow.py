@@ -228,11 +228,11 @@ def test_interrupted_repro_resumes_training_to_the_same_bytes(project):
     original = params_path.read_text()
     try:
         set_top_level_params(params_path, {"epochs": "2"})
-        killed = run([sys.executable, "-m", "dvc", "repro"], project["dir"],
+        killed = run([sys.executable, "-m", "dvc", "repro", "train"], project["dir"],
                      {**project["env"], "GX1_FAULT_KILL_AFTER_EPOCH": "1"}, check=False)
         assert killed.returncode != 0 and "fault injection" in killed.stdout + killed.stderr
         assert list((project["dir"] / "models/entry_v10_ctx/pipeline.checkpoints").glob("*.pt"))
-        resumed = dvc(project, "repro")
+        resumed = dvc(project, "repro", "train")  # train alone: the stages after it are not what this tests
         assert "resumed from" in resumed.stdout and "1 of 2 epochs done" in resumed.stdout, resumed.stdout[-3000:]
         assert not list((project["dir"] / "models/entry_v10_ctx/pipeline.checkpoints").glob("*.pt"))  # done: removed
         # (tests/test_train.py proves a resumed run's weights equal an uninterrupted run's, byte for byte)

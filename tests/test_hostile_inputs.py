@@ -340,8 +340,10 @@ def test_bars_of_another_interval_are_refused_at_replay(trained_run, small_pipel
     ("gx1.dataset", ["--bars", "{bars}", "--out", "{tmp}/d.parquet", "--point_size", "inf"], "--point_size"),
     ("gx1.bars", ["--input", "{tmp}/dup.csv", "--output", "{tmp}/o.parquet"], "more than once"),
     ("gx1.contract", ["--data", "{tmp}/badmeta.parquet", "--out_dir", "{tmp}/c"], "label config is not valid"),
-    ("gx1.models.entry_v10.entry_v10_ctx_train", ["--feature_meta_path", "{tmp}/list.json"], "no 'contract' object"),
-    ("gx1.models.entry_v10.entry_v10_ctx_train", ["--feature_meta_path", "{tmp}/nokeys.json"], "regenerate it"),
+    pytest.param("gx1.models.entry_v10.entry_v10_ctx_train", ["--feature_meta_path", "{tmp}/list.json"], "no 'contract' object",
+                 marks=pytest.mark.slow),  # the trainer's checks run after torch loads: seconds
+    pytest.param("gx1.models.entry_v10.entry_v10_ctx_train", ["--feature_meta_path", "{tmp}/nokeys.json"], "regenerate it",
+                 marks=pytest.mark.slow),
 ])
 def test_bad_inputs_get_one_line_and_exit_2(small_pipeline, tmp_path, module, argv, message):
     (tmp_path / "dup.csv").write_text("time,open,high,low,close,close\n2025-01-02 00:00,1,1,1,1,1\n")

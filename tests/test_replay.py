@@ -256,6 +256,7 @@ def test_refusals_exit_2_with_one_line(small_pipeline, bundle_dir, tmp_path, mon
         assert data_hash != bundle_hash and data_hash in err and bundle_hash in err
 
 
+@pytest.mark.slow  # a subprocess with torch
 def test_cli_refuses_context_mismatch_in_a_subprocess(small_pipeline, bundle_dir, tmp_path):
     env = {**os.environ, ENV: "false"}
     result = subprocess.run([sys.executable, "-m", "gx1.replay", "--bundle_dir", str(bundle_dir), "--data",

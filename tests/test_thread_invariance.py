@@ -22,6 +22,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 PORTABLE = {"GX1_REPRODUCIBILITY": "portable", "MKL_CBWR": "AVX2,STRICT", "ATEN_CPU_CAPABILITY": "avx2",
             "ONEDNN_MAX_CPU_ISA": "AVX2"}
@@ -86,6 +88,7 @@ def train_shas(threads: int, env_update: dict) -> tuple[str, str]:
     return invariant, stock
 
 
+@pytest.mark.slow  # six subprocesses with torch
 def test_portable_training_weights_do_not_depend_on_thread_count():
     runs = {f"{label} {threads} threads": (threads, env)
             for label, env in (("portable", PORTABLE), ("portable+avx2-only", {**PORTABLE, "MKL_ENABLE_INSTRUCTIONS": "AVX2"}))

@@ -163,6 +163,7 @@ def test_out_dir_holding_the_inputs_or_foreign_files_is_refused_before_work(smal
     assert sorted(p.name for p in foreign.iterdir()) == ["manifest.json", "src"]
 
 
+@pytest.mark.slow  # a subprocess with torch
 def test_dataset_of_another_contract_is_refused(small_pipeline, tmp_path):
     """A dataset built with another label horizon, trained with this meta: exit 2 naming both hashes."""
     other = dataset_with_label_config(small_pipeline["data"], tmp_path / "h8.parquet", horizon_bars=8)
@@ -193,7 +194,7 @@ def test_no_context_variant(small_pipeline, tmp_path):
     (["--learning_rate", "-1"], "true", "--learning_rate"),
     (["--device", "tpu"], "true", "--device"),
     ([], "yes", "ENTRY_CONTEXT_FEATURES_ENABLED"),
-    (["--seq_len", "64"], "true", "seq_len"),
+    pytest.param(["--seq_len", "64"], "true", "seq_len", marks=pytest.mark.slow),  # checked after torch loads
     (["--seed", "-1"], "true", "--seed"),
     (["--seed", "1" * 25], "true", "--seed"),
     (["--num_threads", "100000000"], "true", "--num_threads"),

@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gx1.common import CheckFailed, InputError, atomic_write_bytes, canonical_json, read_regular_file, replace_dir, sha256_bytes
+from gx1.common import (
+    CheckFailed, InputError, atomic_write_bytes, canonical_json, parse_json_bytes, read_regular_file, replace_dir, sha256_bytes,
+)
 from gx1.common import sha256_file, staging_dir
 from gx1.cpu import auto_threads, machine_facts
 from gx1.contract import contract_hash, dataset_contract, load_scaler, read_meta
@@ -94,6 +96,9 @@ def load_inputs(cfg: TrainConfig, device: torch.device) -> RunInputs:
                    **bundle_io.environment_facts(device, torch.get_num_threads())}
     blobs = [read_regular_file(p, "contract file", 1 << 24) for p in (cfg.feature_meta_path, cfg.seq_scaler_path,
                                                                        cfg.snap_scaler_path)]
+    if [sha256_bytes(b) for b in blobs[1:]] != [meta["scalers"][k]["sha256"] for k in ("seq", "snap")] or \
+            parse_json_bytes(blobs[0], cfg.feature_meta_path) != meta:  # the bundle gets exactly what was checked
+        raise InputError("the feature meta or a scaler changed while training read it: rerun when it is settled")
     return RunInputs(meta, *blobs, data, train_rows, val_rows, counts, inputs, fingerprint)
 
 
