@@ -12,45 +12,21 @@ import importlib
 from gx1.common import run_cli
 
 
-def _run(module: str) -> None:
-    run_cli(importlib.import_module(module).main)
+def _entry(module: str):
+    """A console-script function running ``module``'s main through run_cli, importing it only when called."""
+    def run() -> None:
+        run_cli(importlib.import_module(module).main)
+    run.__doc__ = f"python3 -m {module}"
+    return run
 
 
-def synth() -> None:
-    _run("gx1.synth")
-
-
-def bars() -> None:
-    _run("gx1.bars")
-
-
-def dataset() -> None:
-    _run("gx1.dataset")
-
-
-def contract() -> None:
-    _run("gx1.contract")
-
-
-def train() -> None:
-    _run("gx1.models.entry_v10.entry_v10_ctx_train")
-
-
-def bundle() -> None:
-    _run("gx1.bundle")
-
-
-def verify() -> None:
-    _run("gx1.verify")
-
-
-def replay() -> None:
-    _run("gx1.replay")
-
-
-def compare() -> None:
-    _run("gx1.compare")
-
-
-def seed_summary() -> None:
-    _run("gx1.seed_summary")
+synth = _entry("gx1.synth")
+bars = _entry("gx1.bars")
+dataset = _entry("gx1.dataset")
+contract = _entry("gx1.contract")
+train = _entry("gx1.models.entry_v10.entry_v10_ctx_train")
+bundle = _entry("gx1.bundle")
+verify = _entry("gx1.verify")
+replay = _entry("gx1.replay")
+compare = _entry("gx1.compare")
+seed_summary = _entry("gx1.seed_summary")
