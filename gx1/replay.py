@@ -26,9 +26,9 @@ quality statistics and counted in ``n_trades_quality_incomplete``. Without trade
 the statistics null (not an error).
 
 Outputs in out_dir, written as one set (built in a staging folder and swapped in, so a reader sees
-the old set or the new one): summary.json (the headline figures DVC lists), replay.json (every figure), outputs.tsv (per eligible bar:
-logits, probabilities, candidate side, trade flag), trades.tsv, trades_mae_mfe.tsv and cumulative.tsv
-(plot data). Exit 0; 2 with one line for bad usage, an ENTRY_CONTEXT_FEATURES_ENABLED that disagrees
+the old set or the new one): summary.json (the headline figures DVC lists), replay.json (every
+figure, model quality included), outputs.tsv (per eligible bar: logits, probabilities, candidate
+side, trade flag), trades.tsv, and the plot data trades_mae_mfe.tsv, cumulative.tsv, quality.tsv. Exit 0; 2 with one line for bad usage, an ENTRY_CONTEXT_FEATURES_ENABLED that disagrees
 with the bundle, a feature contract mismatch (bar interval included), a bundle that fails
 verification, or an empty window / a window without eligible bars; 1 when the model's outputs are not
 finite.
@@ -156,10 +156,9 @@ def model_quality(columns: dict[str, np.ndarray], rows: np.ndarray, outputs: np.
     def auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
         return round(float(roc_auc_score(labels, scores)), 6) if 0 < labels.mean() < 1 else None
     quality = outputs[:, 2].astype(np.float64)
-    spread = quality.std() * y_quality.std()
     return {"rows": int(len(rows)), "direction_auc": auc(y_dir, outputs[:, 0]), "early_move_auc": auc(y_early, outputs[:, 1]),
-            "quality_corr": round(float(np.mean((quality - quality.mean()) * (y_quality - y_quality.mean())) / spread), 6)
-            if spread > 0 else None,
+            "quality_corr": round(float(np.corrcoef(quality, y_quality)[0, 1]), 6) if quality.std() * y_quality.std() > 0
+            else None,
             "baseline_feature": BASELINE_FEATURE,
             "baseline_direction_auc": auc(y_dir, np.asarray(columns[BASELINE_FEATURE], dtype=np.float64)[rows])
             if BASELINE_FEATURE in columns else None}

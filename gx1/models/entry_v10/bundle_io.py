@@ -24,7 +24,7 @@ import math
 import os
 import platform
 import stat
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -152,6 +152,7 @@ class OpenedBundle:
     unreadable: dict[str, str]       # bundle file -> why it could not be read
     unlisted: tuple[str, ...]        # listed names that are not bundle files (never read)
     extras: tuple[str, ...]          # other files in the folder (relative paths)
+    built: dict = field(default_factory=dict, compare=False, repr=False)  # ``model()``'s result, built once per read
 
     @property
     def verified(self) -> frozenset[str]:
@@ -317,7 +318,16 @@ def weights(opened: OpenedBundle) -> dict[str, torch.Tensor]:
 
 
 def model(opened: OpenedBundle) -> EntryV10Model:
-    """The model rebuilt from the bounded config, weights loaded strictly (names, shapes, finite), eval mode."""
+    """The model rebuilt from the bounded config, weights loaded strictly (names, shapes, finite), eval mode.
+
+    Built once per opened bundle (the weights and golden-sample checks and ``load_bundle`` share it; it is a pure
+    function of the bytes read, and nothing trains it)."""
+    if "model" not in opened.built:
+        opened.built["model"] = _build_model(opened)
+    return opened.built["model"]
+
+
+def _build_model(opened: OpenedBundle) -> EntryV10Model:
     cfg, state = model_config(opened), weights(opened)
     with torch.random.fork_rng(devices=[]):  # building must not move the caller's RNG
         built = EntryV10Model(cfg)
