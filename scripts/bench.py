@@ -210,7 +210,7 @@ def bench_sweep(work: Path, runs: int, samples: int) -> dict:
 
 
 CLI_MODULES = ("gx1.synth", "gx1.bars", "gx1.dataset", "gx1.contract", TRAIN_MODULE, "gx1.bundle", "gx1.verify", "gx1.replay",
-               "gx1.compare", "gx1.seed_summary")
+               "gx1.compare", "gx1.seed_summary", "gx1.headline")
 
 
 def bench_help(repeats: int) -> dict[str, float]:

@@ -33,12 +33,11 @@ import yaml
 pytestmark = [pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"), pytest.mark.slow]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("data", "dataset", "contract", "train", "bundle", "verify", "replay")
+STAGES = ("data", "dataset", "contract", "train", "bundle", "verify", "replay", "headline")
 SMALL_PARAMS = {"limit_samples": "1500", "epochs": "1"}  # holdout_days stays 7 (params.yaml)
 BUNDLE = "models/entry_v10_ctx/bundle"
 TRAIN_METRICS = "reports/train/reproducible_metrics.json"  # every figure (a plain out)
-TRAIN_SUMMARY = "reports/train/summary.json"  # the headline: what `dvc metrics diff` lists
-REPLAY_SUMMARY = "reports/replay/summary.json"
+HEADLINE = "reports/summary.json"  # the one metrics file: what `dvc metrics diff` lists (gx1/headline.py)
 COMMAND_TIMEOUT_S = 300
 
 
@@ -67,8 +66,9 @@ def run(argv: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> 
     return result
 
 
-def dvc(project: dict, *args: str, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return run([sys.executable, "-m", "dvc", *args], cwd or project["dir"], project["env"], check)
+def dvc(project: dict, *args: str, check: bool = True, cwd: Path | None = None,
+        env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-m", "dvc", *args], cwd or project["dir"], {**project["env"], **(env_extra or {})}, check)
 
 
 def git(project: dict, *args: str, cwd: Path | None = None) -> str:
@@ -269,9 +269,9 @@ def test_experiments_metrics_diff_plots_diff_and_compare(project):
     assert git(project, "status", "--porcelain") == "", "the baseline's dvc.lock must be committed"
 
     dvc(project, "exp", "run", "-S", "epochs=2")
-    diff = json.loads(dvc(project, "metrics", "diff", "--json").stdout)[TRAIN_SUMMARY]
-    assert (diff["epochs"]["old"], diff["epochs"]["new"]) == (1, 2), diff.get("epochs")
-    loss = diff["train_loss"]
+    diff = json.loads(dvc(project, "metrics", "diff", "--json").stdout)[HEADLINE]
+    assert (diff["train.epochs"]["old"], diff["train.epochs"]["new"]) == (1, 2), diff.get("train.epochs")
+    loss = diff["train.train_loss"]
     assert loss["old"] != loss["new"], loss
     details = json.loads(dvc(project, "metrics", "diff", "--targets", TRAIN_METRICS, "--json").stdout)[TRAIN_METRICS]
     assert details["last_step_losses.loss"]["old"] != details["last_step_losses.loss"]["new"]
@@ -283,13 +283,22 @@ def test_experiments_metrics_diff_plots_diff_and_compare(project):
     dvc(project, "exp", "run", "-n", "fullyear", "-S", "epochs=2", "-S", "limit_samples=1500")
 
     named = json.loads(dvc(project, "metrics", "diff", "smoke", "fullyear", "--all", "--json").stdout)
-    assert (named[TRAIN_SUMMARY]["epochs"]["old"], named[TRAIN_SUMMARY]["epochs"]["new"]) == (1, 2), named
-    assert "direction_auc" in named[REPLAY_SUMMARY] and "direction_auc_baseline" in named[REPLAY_SUMMARY], named
-    text = dvc(project, "metrics", "diff", "smoke", "fullyear").stdout
-    lines = [line for line in text.splitlines() if line.strip()]
-    assert max(map(len, lines)) <= 120, text  # fits a 120-column terminal
-    assert "direction_auc" in lines[1], text  # model quality leads
-    assert re.search(r"summary\.json\s+epochs\s+1\s+2\s+1", text), text
+    assert list(named) == [HEADLINE], named  # one file, so DVC sorts its rows (files come in set order)
+    assert (named[HEADLINE]["train.epochs"]["old"], named[HEADLINE]["train.epochs"]["new"]) == (1, 2), named
+    # model quality leads: every quality.* row comes before any other, whatever the process's hash seed
+    # (without --all DVC lists only what changed: the baseline's AUC is the same for both runs)
+    for hash_seed, every in (("0", []), ("1", []), ("2", ["--all"]), ("3", ["--all"])):
+        text = dvc(project, "metrics", "diff", "smoke", "fullyear", *every,
+                   env_extra={"PYTHONHASHSEED": hash_seed}).stdout
+        lines = [line for line in text.splitlines() if line.strip()]
+        assert max(map(len, lines)) <= 120, text  # fits a 120-column terminal
+        metrics = [line.split()[1] for line in lines[1:]]
+        quality = [name for name in metrics if name.startswith("quality.")]
+        assert quality and metrics[:len(quality)] == quality, text
+        if every:
+            assert quality == ["quality.direction_auc", "quality.direction_auc_baseline", "quality.early_move_auc",
+                               "quality.quality_corr"], text
+        assert re.search(r"summary\.json\s+train\.epochs\s+1\s+2\s+1", text), text
 
     # smoke again: restored from DVC's run cache, and every file under reports/ describes smoke (all of them are
     # DVC outputs); the run-varying metrics and log stay in logs/train/<run id>/, named by the run id they carry
@@ -340,7 +349,7 @@ def test_queued_seeds_and_seed_summary(project):
     assert summary.stdout.splitlines()[0] == "2 runs: seed-1, seed-2", summary.stdout
     seed_line = re.search(r"^params\.seed\s+1\.5 ± 0\.707\b.*n 2\)$", summary.stdout, flags=re.MULTILINE)
     assert seed_line, summary.stdout
-    assert re.search(rf"^{re.escape(TRAIN_SUMMARY)}\.train_loss\s+\S+ ± \S+", summary.stdout,
+    assert re.search(rf"^{re.escape(HEADLINE)}\.train\.train_loss\s+\S+ ± \S+", summary.stdout,
                      flags=re.MULTILINE), summary.stdout
 
     every = run([sys.executable, "scripts/seed_summary.py"], project["dir"], project["env"], check=False)
