@@ -191,6 +191,31 @@ def bench_modes(work: Path, samples: int, repeats: int) -> dict:
             "identical_within_mode": all(len(h) == 1 for h in hashes.values())}
 
 
+def bench_ddp(work: Path, samples: int, repeats: int) -> dict:
+    """One training of ``samples`` as 1 process x C threads vs torchrun with C processes x 1 thread (DDP, gloo),
+    alternating, C = the usable cores: medians of wall clock and samples/s; weights identical within each way."""
+    cores = len(os.sched_getaffinity(0))
+    ways = {"1_process": lambda out: training_command(work, out, samples, cores),
+            "ddp": lambda out: [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(cores),
+                                *training_command(work, out, samples, 1)[1:]]}
+    walls: dict[str, list[float]] = {way: [] for way in ways}
+    rates: dict[str, list[float]] = {way: [] for way in ways}
+    hashes: dict[str, set[str]] = {way: set() for way in ways}
+    for i in range(repeats):
+        for way in ways if i % 2 == 0 else reversed(list(ways)):
+            out = work / f"ddp-{way}-{i}"
+            started = time.perf_counter()
+            process = subprocess.Popen(ways[way](out), env={**os.environ, "ENTRY_CONTEXT_FEATURES_ENABLED": "true"},
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            run = finished_run(process, out)
+            walls[way].append(time.perf_counter() - started)
+            rates[way].append(run["samples_per_s"])
+            hashes[way].add(run["weights_sha256"])
+    return {"samples": samples, "processes": cores, "wall_s": {w: statistics.median(v) for w, v in walls.items()},
+            "samples_per_s": {w: statistics.median(v) for w, v in rates.items()}, "runs_samples_per_s": rates,
+            "identical_within_way": all(len(h) == 1 for h in hashes.values())}
+
+
 def bench_sweep(work: Path, runs: int, samples: int) -> dict:
     """`runs` trainings one after another vs all at once (what `dvc queue start -j runs` does): wall time,
     aggregate samples/s, and whether every run's weights are byte-identical (same seed, same data)."""
@@ -267,6 +292,13 @@ def format_table(r: dict) -> str:
                   f"{'  all at once':<44} {sweep['parallel_s']:>12.1f} s   ({sweep['parallel_samples_per_s']:.0f} samples/s, "
                   f"{sweep['parallel_over_sequential']:.2f}x; threads {sweep['parallel_threads']}, "
                   f"identical weights: {sweep['identical_weights']})"]
+    if r.get("ddp"):
+        d = r["ddp"]
+        lines += [f"{'one run of ' + str(d['samples']) + ' samples: 1 process x ' + str(d['processes']) + ' threads':<44} "
+                  f"{d['samples_per_s']['1_process']:>6.0f} samples/s   ({d['wall_s']['1_process']:.1f} s wall)",
+                  f"{'  torchrun ' + str(d['processes']) + ' processes x 1 thread (DDP)':<44} "
+                  f"{d['samples_per_s']['ddp']:>6.0f} samples/s   ({d['wall_s']['ddp']:.1f} s wall; "
+                  f"reruns identical: {d['identical_within_way']})"]
     lines.append(f"{'one-week replay, bundle load included':<44} {r['replay_s']:>14.2f} s   -")
     if r.get("help_s"):
         slowest = max(r["help_s"], key=r["help_s"].get)
@@ -287,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="skip the full-year run")
     parser.add_argument("--sweep_samples", type=int, default=8000, help="samples per run of the parallel sweep (0 = skip)")
     parser.add_argument("--mode_repeats", type=int, default=3, help="runs per mode for portable vs native (0 = skip)")
+    parser.add_argument("--ddp_repeats", type=int, default=3, help="runs per way for 1 process vs torchrun DDP (0 = skip)")
+    parser.add_argument("--ddp_only", action="store_true", help="measure only 1 process vs torchrun DDP")
     parser.add_argument("--json", default="bench.json")
     args = parser.parse_args(argv)
     if args.num_threads:
@@ -297,6 +331,12 @@ def main(argv: list[str] | None = None) -> int:
                                  "load_average_before": os.getloadavg()[0]}}
     with tempfile.TemporaryDirectory(prefix="gx1-bench-") as tmp:
         work = Path(tmp)
+        if args.ddp_only:
+            small_bundle(work, threads)  # the dataset and contract the runs train on
+            results["ddp"] = bench_ddp(work, args.sweep_samples or 8000, args.ddp_repeats or 3)
+            print(json.dumps(results["ddp"], indent=2))
+            write_json(args.json, results)
+            return 0
         print("dataset build ...", flush=True)
         results["dataset_build_s"] = bench_dataset(work, args.repeats)
         print("training throughput ...", flush=True)
@@ -317,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.mode_repeats:
             print("portable vs native ...", flush=True)
             results["modes"] = bench_modes(work, args.sweep_samples or 8000, args.mode_repeats)
+        if args.ddp_repeats:
+            print("1 process vs torchrun DDP ...", flush=True)
+            results["ddp"] = bench_ddp(work, args.sweep_samples or 8000, args.ddp_repeats)
         if args.sweep_samples:
             cores = len(os.sched_getaffinity(0))
             results["sweeps"] = []

@@ -356,3 +356,50 @@ def test_queued_seeds_and_seed_summary(project):
     assert every.returncode == 0, every.stdout + every.stderr
     listed = every.stdout.splitlines()[0]
     assert all(name in listed for name in names), listed
+
+
+def test_experiments_shared_between_machines_through_git_and_dvc_remotes(project):
+    """Two clones stand for two machines: each runs one seed and `dvc exp push`es it to the shared git remote
+    (and its outputs to the shared DVC remote); a third clone `dvc exp pull`s both, summarises them, diffs
+    them and verifies a pulled bundle without training."""
+    assert git(project, "status", "--porcelain") == ""
+    dvc(project, "push")  # the baseline's outputs, so each machine starts from `dvc pull`, not a retrain
+    shared_git = project["root"] / "shared.git"
+    run(["git", "clone", "-q", "--bare", str(project["dir"]), str(shared_git)], project["root"], project["env"])
+
+    def machine(name: str) -> dict:
+        root = project["root"] / f"machine_{name}"
+        root.mkdir()
+        run(["git", "clone", "-q", str(shared_git), str(root / "gx1")], root, project["env"])
+        proj = {"dir": root / "gx1", "env": dvc_env(root)}
+        for key, value in (("user.name", f"machine {name}"), ("user.email", f"{name}@example.invalid"),
+                           ("commit.gpgsign", "false")):
+            git(proj, "config", key, value)
+        dvc(proj, "remote", "modify", "--local", "local", "url", str(project["remote"]))
+        return proj
+
+    for name, seed in (("a", 11), ("b", 12)):
+        worker = machine(name)
+        dvc(worker, "pull")
+        ran = dvc(worker, "exp", "run", "-n", f"seed-{name}", "-S", f"seed={seed}")
+        assert "train" in stages_run(ran.stdout), ran.stdout[-2000:]
+        dvc(worker, "exp", "push", "origin", f"seed-{name}")
+
+    gather = machine("c")
+    for name in ("seed-a", "seed-b"):
+        dvc(gather, "exp", "pull", "origin", name)
+    listed = json.loads(dvc(gather, "exp", "show", "--json").stdout)
+    assert {"seed-a", "seed-b"} <= {exp.get("name") for commit in listed for exp in commit.get("experiments") or []}, listed
+
+    summary = run([sys.executable, "scripts/seed_summary.py", "--exps", "seed-a", "seed-b"], gather["dir"], gather["env"])
+    assert summary.stdout.splitlines()[0] == "2 runs: seed-a, seed-b", summary.stdout
+    assert re.search(r"^params\.seed\s+11\.5 ± 0\.707\b", summary.stdout, flags=re.MULTILINE), summary.stdout
+    diff = json.loads(dvc(gather, "metrics", "diff", "seed-a", "seed-b", "--json").stdout)[HEADLINE]
+    assert diff["train.train_loss"]["old"] != diff["train.train_loss"]["new"], diff
+
+    dvc(gather, "exp", "apply", "seed-b")
+    dvc(gather, "checkout")  # the experiment's outputs, from the cache `exp pull` filled
+    verify = run([sys.executable, "scripts/verify_entry_v10_ctx_bundle.py", "--bundle_dir", BUNDLE],
+                 gather["dir"], gather["env"], check=False)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert json.loads((gather["dir"] / "models/entry_v10_ctx/bundle/train_config.json").read_text())["seed"] == 12

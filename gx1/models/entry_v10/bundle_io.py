@@ -428,12 +428,14 @@ def load_bundle(bundle_dir: str | Path, expected_hash: str | None = None) -> Bun
 ENVIRONMENT_LOCK = Path(__file__).resolve().parents[3] / "requirements.lock"  # beside gx1/, in a checkout
 
 
-def environment_facts(device: torch.device, threads: int) -> dict:
-    """What the weight bytes depend on besides inputs and params (gx1.cpu says which facts matter in which mode),
-    and the sha256 of the environment lock the code came with (None outside a checkout)."""
+def environment_facts(device: torch.device, threads: int, world_size: int = 1) -> dict:
+    """What the weight bytes depend on besides inputs and params (gx1.cpu says which facts matter in which mode;
+    the number of torchrun processes always does), and the sha256 of the environment lock the code came with
+    (None outside a checkout)."""
     from gx1.cpu import reproducibility_facts
     lock = sha256_bytes(ENVIRONMENT_LOCK.read_bytes()) if ENVIRONMENT_LOCK.is_file() else None
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
             "scikit_learn": sklearn.__version__, "machine": platform.machine(), "device": device.type,
+            "world_size": world_size,
             "requirements_lock_sha256": lock, **reproducibility_facts(threads)}
 

@@ -25,15 +25,18 @@ class RunLogger:
     as the plan's command does.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, enabled: bool = True):
         self.path = Path(path)
+        self.enabled = enabled  # False on torchrun ranks other than 0: lines are kept, nothing is printed or written
         self.partial = self.path.with_name(self.path.name + ".partial")
         self._lines: list[str] = []
         self._fh = None
 
     def line(self, text: str) -> None:
-        print(text, flush=True)
         self._lines.append(text)
+        if not self.enabled:
+            return
+        print(text, flush=True)
         if self._fh is None:
             self.partial.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.partial, "w", encoding="utf-8", buffering=1)  # line-buffered: a kill loses no line
@@ -46,7 +49,7 @@ class RunLogger:
         """Close the file; a finished run's partial log is removed (its text went into the report set)."""
         if self._fh is not None and not self._fh.closed:
             self._fh.close()
-        if finished:
+        if finished and self.enabled:
             self.partial.unlink(missing_ok=True)
 
 

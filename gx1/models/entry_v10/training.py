@@ -30,7 +30,8 @@ from gx1.common import sha256_file, staging_dir
 from gx1.cpu import auto_threads, machine_facts
 from gx1.contract import contract_hash, dataset_contract, load_scaler, read_meta
 from gx1.dataset import read_dataset, read_label_config
-from gx1.models.entry_v10 import bundle_io
+from gx1.models.entry_v10 import bundle_io, distributed
+from gx1.models.entry_v10.distributed import World
 from gx1.models.entry_v10.entry_v10_ctx_train import TrainConfig
 from gx1.models.entry_v10.inputs import ModelInputs, build_model_inputs, epoch_order, gather_batch, predict_rows, split_rows
 from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
@@ -71,7 +72,7 @@ class RunInputs:
         return self.meta["contract"]
 
 
-def load_inputs(cfg: TrainConfig, device: torch.device) -> RunInputs:
+def load_inputs(cfg: TrainConfig, device: torch.device, world: World = World()) -> RunInputs:
     """Read and cross-check the meta, scalers and dataset; InputError (exit 2) before anything is written."""
     meta = read_meta(cfg.feature_meta_path)
     seq_scaler = load_scaler(cfg.seq_scaler_path, meta["scalers"]["seq"]["sha256"], "seq scaler")
@@ -93,7 +94,7 @@ def load_inputs(cfg: TrainConfig, device: torch.device) -> RunInputs:
     inputs = build_model_inputs(data, meta["contract"], seq_scaler, snap_scaler, cfg.seq_len).to(device)
     fingerprint = {**{k: v for k, v in cfg.knobs().items() if k not in RESULT_NEUTRAL_FIELDS},
                    "data_sha256": sha256_file(cfg.data), "contract_hash": contract_hash(meta), "scalers": meta["scalers"],
-                   **bundle_io.environment_facts(device, torch.get_num_threads())}
+                   **bundle_io.environment_facts(device, torch.get_num_threads(), world.size)}
     blobs = [read_regular_file(p, "contract file", 1 << 24) for p in (cfg.feature_meta_path, cfg.seq_scaler_path,
                                                                        cfg.snap_scaler_path)]
     if [sha256_bytes(b) for b in blobs[1:]] != [meta["scalers"][k]["sha256"] for k in ("seq", "snap")] or \
@@ -165,32 +166,49 @@ def make_optimizer(model: EntryV10Model, learning_rate: float, weight_decay: flo
 # ----------------------------------------------------------------------------- training loop
 
 
+LOSS_NAMES = ("total", "direction", "early_move", "quality")
+
+
 def train_step(model: EntryV10Model, optimizer: torch.optim.Optimizer, inputs: ModelInputs, rows: torch.Tensor,
-               grad_clip: float, step: int) -> tuple[dict[str, float], float, float]:
+               grad_clip: float, step: int, world: World = World(), forward: torch.nn.Module | None = None,
+               ) -> tuple[dict[str, float], float, float]:
     """One optimizer step on the batch ``rows``: (loss values per head and total, gradient norm, y_dir mean).
 
+    Under torchrun ``rows`` is the global batch: this rank trains on its shard through ``forward`` (the
+    DDP wrapper), and the returned figures are those of the global batch, the same on every rank.
     Raises CheckFailed naming the step and the head (or parameter) on a non-finite loss or gradient,
     before the optimizer touches the weights.
     """
-    seq, snap, ctx_cat, ctx_cont, labels = gather_batch(inputs, rows)
-    losses = model.losses(model(seq, snap, ctx_cat, ctx_cont), labels[:, 0], labels[:, 1], labels[:, 2])
-    values = {k: v.item() for k, v in losses.items()}
+    local = distributed.shard(rows, world)
+    seq, snap, ctx_cat, ctx_cont, labels = gather_batch(inputs, local)
+    outputs = (forward or model)(seq, snap, ctx_cat, ctx_cont)
+    losses = model.losses(outputs, labels[:, 0], labels[:, 1], labels[:, 2])
+    if world.active:  # DDP averages the ranks' gradients: weight each by its share of the global batch
+        share = len(local) / len(rows)
+        objective = losses["total"] * (share * world.size) if len(local) else outputs.sum() * 0.0
+        sums = torch.stack([losses[k].detach() * len(local) if len(local) else losses[k].new_zeros(())
+                            for k in LOSS_NAMES] + [labels[:, 0].sum()]).double()
+        sums = distributed.all_sum(sums, world) / len(rows)
+        values, y_dir_mean = dict(zip(LOSS_NAMES, sums[:-1].tolist())), sums[-1].item()
+    else:
+        objective, values, y_dir_mean = losses["total"], {k: v.item() for k, v in losses.items()}, None
     for head in ("direction", "early_move", "quality"):
         if not math.isfinite(values[head]):
             raise CheckFailed(f"non-finite {head} loss ({values[head]}) at step {step}: training stopped, no bundle written")
     optimizer.zero_grad(set_to_none=True)
-    losses["total"].backward()
+    objective.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip else float("inf")).item()
     if not math.isfinite(grad_norm):
         bad = next(n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all())
         raise CheckFailed(f"non-finite gradient at step {step} (first in {bad}): training stopped, no bundle written")
     optimizer.step()
-    return values, grad_norm, labels[:, 0].mean().item()
+    return values, grad_norm, labels[:, 0].mean().item() if y_dir_mean is None else y_dir_mean
 
 
 def train_epoch(model: EntryV10Model, optimizer: torch.optim.Optimizer, cfg: TrainConfig, run_inputs: RunInputs, epoch: int,
-                history: RunHistory, log: RunLogger) -> dict:
-    """One pass over the training rows in the epoch's seeded order; returns the epoch summary."""
+                history: RunHistory, log: RunLogger, world: World = World(), forward: torch.nn.Module | None = None) -> dict:
+    """One pass over the training rows in the epoch's seeded order (each global batch sharded over the
+    ranks under torchrun); returns the epoch summary."""
     device = run_inputs.inputs.seq.device
     order = torch.from_numpy(epoch_order(run_inputs.train_rows, cfg.seed, epoch)).to(device)
     steps_per_epoch = -(-len(run_inputs.train_rows) // cfg.batch_size)
@@ -200,7 +218,8 @@ def train_epoch(model: EntryV10Model, optimizer: torch.optim.Optimizer, cfg: Tra
     for step_in_epoch in range(steps_per_epoch):
         step = epoch * steps_per_epoch + step_in_epoch + 1
         rows = order[step_in_epoch * cfg.batch_size:(step_in_epoch + 1) * cfg.batch_size]
-        values, grad_norm, y_dir_mean = train_step(model, optimizer, run_inputs.inputs, rows, cfg.grad_clip, step)
+        values, grad_norm, y_dir_mean = train_step(model, optimizer, run_inputs.inputs, rows, cfg.grad_clip, step, world,
+                                                   forward)
         stats.add(values, grad_norm, y_dir_mean, len(rows))
         history.steps.append({"step": step, "epoch": epoch + 1, "loss": values["total"],
                               **{f"loss_{k}": values[k] for k in ("direction", "early_move", "quality")}, "grad_norm": grad_norm})
@@ -215,7 +234,7 @@ def train_epoch(model: EntryV10Model, optimizer: torch.optim.Optimizer, cfg: Tra
                      f"| ETA {duration(eta)}")
             window_start, window_samples = now, 0
     summary = epoch_summary(epoch + 1, stats, time.perf_counter() - started)
-    if len(run_inputs.val_rows):
+    if len(run_inputs.val_rows) and world.is_main:  # only rank 0 reports
         summary.update(evaluate(model, run_inputs.inputs, run_inputs.val_rows))
     return summary
 
@@ -283,12 +302,16 @@ def _plain(value):
     return [_plain(v) for v in value] if isinstance(value, (tuple, list)) else value
 
 
-def resume(path: Path, model: EntryV10Model, optimizer: torch.optim.Optimizer, fingerprint: dict) -> RunHistory:
-    """The run history so far, with model, optimizer and RNG restored, from a checkpoint of this very run."""
-    if not path.is_file():
+def resume(path: Path, model: EntryV10Model, optimizer: torch.optim.Optimizer, fingerprint: dict,
+           world: World = World()) -> RunHistory:
+    """The run history so far, with model, optimizer and RNG restored, from a checkpoint of this very run
+    (read by rank 0 and broadcast to the other ranks under torchrun)."""
+    blob = path.read_bytes() if world.is_main and path.is_file() else None
+    blob = distributed.broadcast_bytes(blob, world)
+    if blob is None:
         return RunHistory()
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = distributed.load_state(blob)
         if state["fingerprint"] != canonical_json(fingerprint):
             raise ValueError("fingerprint differs")
         model.load_state_dict(state["model"])
@@ -339,7 +362,8 @@ def finish(cfg: TrainConfig, model: EntryV10Model, run_inputs: RunInputs, histor
     training_rows = {"count": len(run_inputs.train_rows), "first_time": f"{times[0]}Z", "last_time": f"{times[1]}Z"}
     files = bundle_io.bundle_file_bytes(model, knobs, run_inputs.meta_blob, run_inputs.seq_blob, run_inputs.snap_blob,
                                         bundle_io.golden_sample(model, run_inputs.inputs, golden_rows, run_inputs.data["time"]),
-                                        bundle_io.environment_facts(torch.device(facts["device"]), facts["num_threads"]),
+                                        bundle_io.environment_facts(torch.device(facts["device"]), facts["num_threads"],
+                                                                    facts["world_size"]),
                                         training_rows)
     reports = report_files(metrics, history, log.text())
     if cfg.timing_dir:  # the run-varying reports go to this run's own folder, the report_dir keeps the byte-stable ones
@@ -377,33 +401,48 @@ def resolve_device(name: str) -> torch.device:
 
 
 def run(cfg: TrainConfig) -> dict:
-    """Check inputs and outputs, then train, checkpoint every epoch, finish. Returns the metrics."""
+    """Check inputs and outputs, then train, checkpoint every epoch, finish. Returns the metrics (rank 0's
+    under torchrun; the other ranks return an empty dict)."""
     started = time.perf_counter()
     check_outputs(cfg)
-    device = resolve_device(cfg.device)
+    world = distributed.world_from_env()
+    device = distributed.start(world, resolve_device(cfg.device))
+    try:
+        return _train(cfg, world, device, started)
+    finally:
+        distributed.stop(world)
+
+
+def _train(cfg: TrainConfig, world: World, device: torch.device, started: float) -> dict:
     torch.set_num_threads(cfg.num_threads or auto_threads())
     torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")  # CUDA attention backward has no deterministic kernel
-    run_inputs = load_inputs(cfg, device)
+    run_inputs = load_inputs(cfg, device, world)
     model, optimizer = build_model(cfg, run_inputs, device)
-    log = RunLogger(timing_path(cfg, run_inputs.fingerprint) / "run_log.txt")
+    log = RunLogger(timing_path(cfg, run_inputs.fingerprint) / "run_log.txt", enabled=world.is_main)
     finished = False
     try:
         path = checkpoint_path(cfg, run_inputs.fingerprint)
-        history = resume(path, model, optimizer, run_inputs.fingerprint)
+        history = resume(path, model, optimizer, run_inputs.fingerprint, world)
         resumed_epochs = len(history.epochs)
         facts = {"run_id": run_id(run_inputs.fingerprint), "model_variant": variant_name(cfg.context_features_enabled),
                  "feature_contract_hash": contract_hash(run_inputs.meta),
                  "epochs": cfg.epochs, "num_threads": torch.get_num_threads(), "device": str(device),
-                 "machine": machine_facts()}
+                 "world_size": world.size, "machine": machine_facts()}
         log_start(log, cfg, run_inputs, model, facts, path if resumed_epochs else None, resumed_epochs)
         model.train()
+        forward = distributed.wrap(model, world)
         for epoch in range(resumed_epochs, cfg.epochs):
-            history.epochs.append(train_epoch(model, optimizer, cfg, run_inputs, epoch, history, log))
+            history.epochs.append(train_epoch(model, optimizer, cfg, run_inputs, epoch, history, log, world, forward))
             log_epoch(log, history.epochs[-1], cfg, history, resumed_epochs)
-            save_checkpoint(path, model, optimizer, history, run_inputs.fingerprint)
+            if world.is_main:
+                save_checkpoint(path, model, optimizer, history, run_inputs.fingerprint)
+            distributed.barrier(world)  # the checkpoint is on disk before any rank goes on (or is killed)
             if os.environ.get(FAULT_ENV) == str(epoch + 1):
                 log.line(f"fault injection ({FAULT_ENV}): killed after epoch {epoch + 1}")
                 os._exit(137)
+        if not world.is_main:  # rank 0 alone writes metrics, reports and the bundle
+            finished = True
+            return {}
         facts["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None
         metrics = finish(cfg, model, run_inputs, history, log, facts, started)
         path.unlink(missing_ok=True)
@@ -420,7 +459,8 @@ def log_start(log: RunLogger, cfg: TrainConfig, run_inputs: RunInputs, model: En
     counts = run_inputs.counts
     if resumed_from is not None:
         log.line(f"resumed from {resumed_from}: {resumed_epochs} of {cfg.epochs} epochs done")
-    log.line(f"entry_v10 training | variant {facts['model_variant']} | device {facts['device']} | threads "
+    processes = f" | {facts['world_size']} processes (DDP)" if facts["world_size"] > 1 else ""
+    log.line(f"entry_v10 training | variant {facts['model_variant']} | device {facts['device']}{processes} | threads "
              f"{facts['num_threads']} | params {sum(p.numel() for p in model.parameters()):,}")
     log.line(f"data {cfg.data}: {counts['rows_used']} rows used of {counts['dataset_rows']}, {counts['eligible_rows']} eligible "
              f"(rate {counts['eligibility_rate']:.4f}), {counts['train_samples']} train / {counts['val_samples']} val samples")
