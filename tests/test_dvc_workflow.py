@@ -362,7 +362,9 @@ def test_experiments_shared_between_machines_through_git_and_dvc_remotes(project
     """Two clones stand for two machines: each runs one seed and `dvc exp push`es it to the shared git remote
     (and its outputs to the shared DVC remote); a third clone `dvc exp pull`s both, summarises them, diffs
     them and verifies a pulled bundle without training."""
-    assert git(project, "status", "--porcelain") == ""
+    git(project, "checkout", "--", ".")  # the last experiment left its params and lock in the workspace
+    dvc(project, "checkout", "--force")
+    assert git(project, "status", "--porcelain") == "" and dvc_status(project) == {}
     dvc(project, "push")  # the baseline's outputs, so each machine starts from `dvc pull`, not a retrain
     shared_git = project["root"] / "shared.git"
     run(["git", "clone", "-q", "--bare", str(project["dir"]), str(shared_git)], project["root"], project["env"])
