@@ -62,8 +62,12 @@ def test_two_processes_train_a_bundle_that_verifies(ddp_run, trained_run):
 
 def test_rerun_and_resumed_run_are_byte_identical(ddp_run, small_pipeline, tmp_path):
     out, _ = ddp_run
-    again = torchrun(ddp_argv(small_pipeline, tmp_path / "again"))
+    # the plain command with --nproc_per_node 2 hands itself to torchrun: the same run, the same bytes
+    again = subprocess.run([sys.executable, "-m", TRAIN_MODULE, *ddp_argv(small_pipeline, tmp_path / "again"),
+                            "--nproc_per_node", "2"], capture_output=True, text=True, timeout=600,
+                           env={**os.environ, "ENTRY_CONTEXT_FEATURES_ENABLED": "true"})
     assert again.returncode == 0, again.stderr[-4000:]
+    assert "2 processes (DDP)" in again.stdout
     assert (tmp_path / "again" / WEIGHTS).read_bytes() == (out / WEIGHTS).read_bytes()
 
     killed = torchrun(ddp_argv(small_pipeline, tmp_path / "resumed"), extra_env=KILL)
@@ -78,7 +82,7 @@ def test_rerun_and_resumed_run_are_byte_identical(ddp_run, small_pipeline, tmp_p
 
 
 def test_one_process_under_torchrun_is_the_plain_run(small_pipeline, trained_run, tmp_path):
-    """torchrun --nproc_per_node 1 (what the DVC train stage runs by default) gives the plain command's bytes."""
+    """torchrun --nproc_per_node 1 gives the plain command's bytes."""
     out, _, _ = trained_run
     single = torchrun(train_argv(small_pipeline, tmp_path / "one"), nproc=1)
     assert single.returncode == 0, single.stderr[-4000:]

@@ -24,6 +24,10 @@ written atomically after every epoch to ``--checkpoint_dir`` (default: ``<out_di
 outside the out_dir so an interrupted ``dvc repro`` resumes too), named by the run's fingerprint;
 starting the same command again resumes from it and ends with byte-identical weights.
 
+Several processes (DistributedDataParallel): ``--nproc_per_node N`` starts this same command under
+``torchrun --standalone --nproc_per_node N``; or start it with torchrun yourself (several nodes too),
+which is what the flag does (``gx1.models.entry_v10.distributed``).
+
 Fault injection (tests, drills): GX1_FAULT_KILL_AFTER_EPOCH=N kills the process right after the
 checkpoint of epoch N, as a crash there would.
 Exit 0 success, 1 a non-finite loss/gradient or a failed success criterion, 2 bad usage/input.
@@ -31,6 +35,8 @@ Exit 0 success, 1 a non-finite loss/gradient or a failed success criterion, 2 ba
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from dataclasses import MISSING, dataclass, field, fields
 
 from gx1.common import ArgumentParser, number_in, run_cli
@@ -66,6 +72,9 @@ class TrainConfig:
     learning_rate: float = knob(1e-4, "AdamW learning rate", low=0.0, high=10.0, low_open=True)
     limit_samples: int = knob(0, "use the first N dataset rows (0 = all)", low=0, high=10**12)
     num_threads: int = knob(0, "torch CPU threads (0 = the cores this process may use)", low=0, high=1024)
+    nproc_per_node: int = knob(1, "training processes on this machine: N > 1 hands this command to `torchrun --standalone "
+                                  "--nproc_per_node N` (DDP, README 'Scaling out'); under torchrun, torchrun's count applies",
+                               low=1, high=1024)
     val_days: float = knob(0.0, "hold out the last N days of the training range for validation (label-horizon embargo)",
                            low=0.0, high=36_600.0)
     holdout_days: float = knob(0.0, "exclude the last N days of the data entirely (the replay week)", low=0.0, high=36_600.0)
@@ -111,6 +120,11 @@ def parse_args(argv: list[str] | None) -> TrainConfig:
 
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
+    if cfg.nproc_per_node > 1 and "WORLD_SIZE" not in os.environ:  # not yet under torchrun: hand over to it
+        launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(cfg.nproc_per_node),
+                  "-m", "gx1.models.entry_v10.entry_v10_ctx_train", *(sys.argv[1:] if argv is None else argv)]
+        sys.stdout.flush()
+        os.execv(sys.executable, launch)
     from gx1.models.entry_v10.training import run  # torch loads here, after the arguments are known to be good
     run(cfg)
     return 0

@@ -45,7 +45,8 @@ FAULT_ENV = "GX1_FAULT_KILL_AFTER_EPOCH"  # fault-injection point (module docstr
 # TrainConfig fields that cannot change the weights: left out of the resume fingerprint. Every other
 # field, and any field added later, is in it (resume fails closed).
 RESULT_NEUTRAL_FIELDS = frozenset({"data", "out_dir", "report_dir", "checkpoint_dir", "timing_dir", "feature_meta_path",
-                                   "seq_scaler_path", "snap_scaler_path", "log_every", "num_workers", "num_threads"})
+                                   "seq_scaler_path", "snap_scaler_path", "log_every", "num_workers", "num_threads",
+                                   "nproc_per_node"})  # the world size is in the environment facts instead
 OWNED_REPORTS = bundle_io.TRAINING_REPORTS | {"run_log.txt.partial", "metrics.json.failed"}
 
 
