@@ -1,8 +1,13 @@
-"""Feature contract: feature meta, seq/snap scalers (fitted on eligible rows) and the contract hash.
+"""Feature contract: feature meta, seq/snap scalers (fitted on eligible training rows) and the contract hash.
 
 Run:
     python -m gx1.contract --data data/entry_v9/full_2025.parquet \
-        --out_dir gx1/models/entry_v9/nextgen_2020_2025_clean --report reports/contract.json
+        --out_dir gx1/models/entry_v9/nextgen_2020_2025_clean --report reports/contract.json [--holdout_days 7]
+
+The scalers are fitted on the eligible rows a training run with the same ``--holdout_days`` /
+``--train_end`` trains on (label-horizon embargo included), so no statistic of the replay week or of
+a walk-forward fold's test period reaches them; the meta records that window (``fit``) and the
+trainer refuses a contract fitted on rows it holds out.
 
 Writes entry_v9_feature_meta.json, seq_scaler.joblib, snap_scaler.joblib and prints the
 feature contract hash: the first 16 hex digits of sha256 over the canonical JSON (sorted
@@ -23,10 +28,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gx1.common import (
-    ArgumentParser, InputError, atomic_write_bytes, canonical_json, check_output_file, read_json, read_regular_file, run_cli,
+    ArgumentParser, InputError, number_in, atomic_write_bytes, canonical_json, check_output_file, read_json, read_regular_file, run_cli,
     sha256_bytes, write_json,
 )
-from gx1.dataset import read_bar_interval_seconds, read_dataset, read_label_config
+from gx1.dataset import read_bar_interval_seconds, read_dataset, read_label_config, split_rows, utc_time
 from gx1.features import CTX_CAT_FEATURES, CTX_CONT_FEATURES, FEATURE_SET, SEQ_FEATURES, SNAP_FEATURES
 
 if TYPE_CHECKING:
@@ -87,12 +92,18 @@ def dataset_contract(path: str) -> dict:
     return build_contract(asdict(read_label_config(path)), read_bar_interval_seconds(path))
 
 
-def fit_contract(data: dict[str, np.ndarray], label_config: dict, bar_interval_seconds: int) -> tuple[dict, bytes, bytes]:
-    """Return (meta, seq scaler bytes, snap scaler bytes), scalers fitted on eligible rows only."""
+def fit_contract(data: dict[str, np.ndarray], label_config: dict, bar_interval_seconds: int, holdout_days: float = 0.0,
+                 train_end: str = "") -> tuple[dict, bytes, bytes]:
+    """Return (meta, seq scaler bytes, snap scaler bytes), scalers fitted on the eligible rows a training run
+    with the same ``holdout_days``/``train_end`` trains on (``gx1.dataset.split_rows``): no statistic of a
+    held-out period reaches the scalers. The meta records that window (``fit``)."""
     contract = build_contract(label_config, bar_interval_seconds)
-    eligible = data["eligible"].astype(bool)
+    fit_rows = split_rows(data, 0, holdout_days, 0, label_config["horizon_bars"], train_end)[0]
+    eligible = np.zeros(len(data["time"]), dtype=bool)
+    eligible[fit_rows] = True
     if not eligible.any():
-        raise InputError("dataset has no eligible rows to fit the scalers on")
+        raise InputError("no eligible rows to fit the scalers on" + (" before the held-out period" if holdout_days or train_end
+                                                                    else ""))
     missing = [c for c in contract["seq_features"] + contract["snap_features"] if c not in data]
     if missing:
         raise InputError(f"dataset lacks feature columns {missing}: rebuild it with `python -m gx1.dataset`")
@@ -109,6 +120,8 @@ def fit_contract(data: dict[str, np.ndarray], label_config: dict, bar_interval_s
             "snap": {"file": SNAP_SCALER_NAME, "sha256": sha256_bytes(snap_blob), "n_features": snap_matrix.shape[1]},
         },
         "fit_rows": int(eligible.sum()),
+        "fit": {"holdout_days": holdout_days, "train_end": train_end,
+                "last_time": f"{data['time'][fit_rows[-1]].astype('datetime64[s]')}Z"},
         "label_config": label_config,
     }
     return meta, seq_blob, snap_blob
@@ -148,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="dataset parquet (from gx1.dataset)")
     parser.add_argument("--out_dir", required=True, help="directory for meta and scalers")
     parser.add_argument("--report", help="JSON report (contract hash, fit rows)")
+    parser.add_argument("--holdout_days", type=number_in(float, 0.0, 36_600.0), default=0.0,
+                        help="fit the scalers without the last N days (the replay week; give the trainer's value)")
+    parser.add_argument("--train_end", type=utc_time, default="",
+                        help="fit the scalers on rows before this UTC time only (a walk-forward fold's start)")
     args = parser.parse_args(argv)
     out = Path(args.out_dir)
     for output in (out / SEQ_SCALER_NAME, out / SNAP_SCALER_NAME, out / META_NAME, args.report):
@@ -155,16 +172,19 @@ def main(argv: list[str] | None = None) -> int:
             check_output_file(output, args.data)
     label_config = asdict(read_label_config(args.data))
     data = read_dataset(args.data)
-    meta, seq_blob, snap_blob = fit_contract(data, label_config, read_bar_interval_seconds(args.data))
+    meta, seq_blob, snap_blob = fit_contract(data, label_config, read_bar_interval_seconds(args.data), args.holdout_days,
+                                             args.train_end)
     atomic_write_bytes(out / SEQ_SCALER_NAME, seq_blob)
     atomic_write_bytes(out / SNAP_SCALER_NAME, snap_blob)
     write_json(out / META_NAME, meta)
     if args.report:
         write_json(args.report, {"feature_contract_hash": meta["feature_contract_hash"], "fit_rows": meta["fit_rows"],
+                                 "fit_last_time": meta["fit"]["last_time"],
                                  "n_seq_features": len(meta["contract"]["seq_features"]),
                                  "n_snap_features": len(meta["contract"]["snap_features"])})
     print(f"feature contract hash: {meta['feature_contract_hash']} "
-          f"({len(SEQ_FEATURES)} seq, {len(SNAP_FEATURES)} snap features; scalers fitted on {meta['fit_rows']} eligible rows) "
+          f"({len(SEQ_FEATURES)} seq, {len(SNAP_FEATURES)} snap features; scalers fitted on {meta['fit_rows']} eligible rows up to "
+          f"{meta['fit']['last_time']}) "
           f"-> {out}", flush=True)
     return 0
 

@@ -149,6 +149,55 @@ def read_dataset(path: str, columns: list[str] | None = None) -> dict[str, np.nd
     return out
 
 
+DAY_NS = 86_400 * 10**9
+
+
+def utc_time(text: str) -> str:
+    """argparse ``type=``: an ISO date or time in UTC (2025-11-01, 2025-11-01T06:00) as canonical seconds text
+    ("" stays "": no limit)."""
+    if not text.strip():
+        return ""
+    try:
+        value = np.datetime64(text.strip().removesuffix("Z"), "s")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date or time (UTC), e.g. 2025-11-01: {text!r}") from None
+    if np.isnat(value) or not np.datetime64("1971-01-01") <= value < np.datetime64("2262-01-01"):
+        raise argparse.ArgumentTypeError(f"must be a date in 1971..2261: {text!r}")
+    return str(value)
+
+
+def split_rows(data: dict[str, np.ndarray], limit_samples: int, holdout_days: float, val_days: float,
+               horizon: int, train_end: str = "") -> tuple[np.ndarray, np.ndarray, dict]:
+    """Training and validation row indices (eligible rows only) and counts for the metrics.
+
+    The holdout is everything from ``train_end`` (a UTC time, when given) and the last ``holdout_days``
+    of the whole dataset (the replay week), whichever starts first; ``limit_samples`` then takes the
+    first N rows before it; validation is the last ``val_days`` of what remains. Rows whose label
+    horizon reaches into the holdout or the validation window are embargoed. The trainer and the
+    contract (its scalers' fit rows) both split with this function.
+    """
+    rows = len(data["time"])
+    time_ns = data["time"].astype("datetime64[ns]").astype(np.int64)
+    end = rows
+    if train_end:
+        end = int(np.searchsorted(time_ns, np.datetime64(train_end, "ns").astype(np.int64), side="left"))
+    if holdout_days and rows:
+        end = min(end, int(np.searchsorted(time_ns, time_ns[-1] - holdout_days * DAY_NS, side="right")))
+    used = min(end, limit_samples) if limit_samples else end
+    eligible = np.asarray(data["eligible"][:used], dtype=bool)
+    train_stop = max(0, end - horizon) if used == end < rows else used
+    val_rows = np.empty(0, dtype=np.int64)
+    if val_days and used:
+        val_start = int(np.searchsorted(time_ns[:used], time_ns[used - 1] - val_days * DAY_NS, side="right"))
+        val_rows = np.flatnonzero(eligible[val_start:used]) + val_start
+        train_stop = max(0, val_start - horizon)
+    train_rows = np.flatnonzero(eligible[:train_stop])
+    counts = {"dataset_rows": rows, "rows_used": used, "holdout_rows": rows - end, "eligible_rows": int(eligible.sum()),
+              "eligibility_rate": float(eligible.mean()) if used else 0.0,
+              "train_samples": int(len(train_rows)), "val_samples": int(len(val_rows))}
+    return train_rows, val_rows, counts
+
+
 def label_config_from_args(args: argparse.Namespace) -> LabelConfig:
     return validate_label_config(LabelConfig(
         horizon_bars=args.horizon_bars, early_bars=args.early_bars, early_move_atr=args.early_move_atr,

@@ -40,6 +40,7 @@ import sys
 from dataclasses import MISSING, dataclass, field, fields
 
 from gx1.common import ArgumentParser, number_in, run_cli
+from gx1.dataset import utc_time
 from gx1.models.entry_v10.variant import context_from_env
 
 
@@ -78,6 +79,8 @@ class TrainConfig:
     val_days: float = knob(0.0, "hold out the last N days of the training range for validation (label-horizon embargo)",
                            low=0.0, high=36_600.0)
     holdout_days: float = knob(0.0, "exclude the last N days of the data entirely (the replay week)", low=0.0, high=36_600.0)
+    train_end: str = knob("", "exclude every row from this UTC time on (ISO, e.g. 2025-11-01: a walk-forward fold's "
+                              "start; label-horizon embargo before it); empty = no limit", time=True)
     weight_decay: float = knob(0.01, "AdamW weight decay", low=0.0, high=10.0)
     grad_clip: float = knob(1.0, "max gradient norm (0 = no clipping)", low=0.0, high=1e9)
     report_dir: str = path_arg("where run_log.txt, metrics.json and the curves go (default: out_dir)", required=False)
@@ -104,6 +107,8 @@ def build_parser() -> ArgumentParser:
         if meta.get("path"):
             parser.add_argument(f"--{f.name}", required=f.default is MISSING, default=None if f.default is MISSING
                                 else f.default, help=meta["help"])
+        elif meta.get("time"):
+            parser.add_argument(f"--{f.name}", type=utc_time, default=f.default, help=meta["help"])
         elif "choices" in meta:
             parser.add_argument(f"--{f.name}", choices=meta["choices"], default=f.default, help=meta["help"])
         else:

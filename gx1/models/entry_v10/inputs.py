@@ -15,10 +15,8 @@ from sklearn.preprocessing import StandardScaler
 
 from gx1.common import InputError
 from gx1.contract import scale
+from gx1.dataset import split_rows  # noqa: F401 - the training split lives with the dataset (the contract uses it too)
 from gx1.features import LABEL_COLUMNS
-
-DAY_NS = 86_400 * 10**9
-
 
 @dataclass
 class ModelInputs:
@@ -88,34 +86,6 @@ def gather_batch(inputs: ModelInputs, rows: torch.Tensor) -> tuple[torch.Tensor,
     offsets = torch.arange(1 - inputs.seq_len, 1, device=rows.device)
     windows = inputs.seq[rows[:, None] + offsets]
     return windows, inputs.snap[rows], inputs.ctx_cat[rows], inputs.ctx_cont[rows], inputs.labels[rows]
-
-
-def split_rows(data: dict[str, np.ndarray], limit_samples: int, holdout_days: float, val_days: float,
-               horizon: int) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Training and validation row indices (eligible rows only) and counts for the metrics.
-
-    The holdout is the last ``holdout_days`` of the whole dataset (the replay week); ``limit_samples``
-    then takes the first N rows before it; validation is the last ``val_days`` of what remains.
-    Rows whose label horizon reaches into the holdout or the validation window are embargoed.
-    """
-    rows = len(data["time"])
-    time_ns = data["time"].astype(np.int64)
-    end = rows
-    if holdout_days and rows:
-        end = int(np.searchsorted(time_ns, time_ns[-1] - holdout_days * DAY_NS, side="right"))
-    used = min(end, limit_samples) if limit_samples else end
-    eligible = np.asarray(data["eligible"][:used], dtype=bool)
-    train_end = max(0, end - horizon) if used == end < rows else used
-    val_rows = np.empty(0, dtype=np.int64)
-    if val_days and used:
-        val_start = int(np.searchsorted(time_ns[:used], time_ns[used - 1] - val_days * DAY_NS, side="right"))
-        val_rows = np.flatnonzero(eligible[val_start:used]) + val_start
-        train_end = max(0, val_start - horizon)
-    train_rows = np.flatnonzero(eligible[:train_end])
-    counts = {"dataset_rows": rows, "rows_used": used, "holdout_rows": rows - end, "eligible_rows": int(eligible.sum()),
-              "eligibility_rate": float(eligible.mean()) if used else 0.0,
-              "train_samples": int(len(train_rows)), "val_samples": int(len(val_rows))}
-    return train_rows, val_rows, counts
 
 
 def epoch_order(train_rows: np.ndarray, seed: int, epoch: int) -> np.ndarray:

@@ -88,7 +88,8 @@ def load_inputs(cfg: TrainConfig, device: torch.device, world: World = World()) 
                          f"({read_label_config(cfg.data).seq_len}): rebuild it with `python -m gx1.dataset --seq_len {cfg.seq_len}`")
     data = read_dataset(cfg.data)
     train_rows, val_rows, counts = split_rows(data, cfg.limit_samples, cfg.holdout_days, cfg.val_days,
-                                              meta["contract"]["labels"]["horizon_bars"])
+                                              meta["contract"]["labels"]["horizon_bars"], cfg.train_end)
+    check_scaler_fit(meta, data["time"], counts, cfg)
     if len(train_rows) == 0:
         raise InputError(f"no eligible training rows in {cfg.data} with limit_samples={cfg.limit_samples}, "
                          f"holdout_days={cfg.holdout_days}, val_days={cfg.val_days}")
@@ -102,6 +103,20 @@ def load_inputs(cfg: TrainConfig, device: torch.device, world: World = World()) 
             parse_json_bytes(blobs[0], cfg.feature_meta_path) != meta:  # the bundle gets exactly what was checked
         raise InputError("the feature meta or a scaler changed while training read it: rerun when it is settled")
     return RunInputs(meta, *blobs, data, train_rows, val_rows, counts, inputs, fingerprint)
+
+
+def check_scaler_fit(meta: dict, time: np.ndarray, counts: dict, cfg: TrainConfig) -> None:
+    """Refuse scalers fitted on rows this run holds out (the replay week, a walk-forward fold's test period):
+    their statistics would reach the model. A meta without its fit window counts as fitted on every row."""
+    if not counts["holdout_rows"]:
+        return
+    held_out_from = time[len(time) - counts["holdout_rows"]].astype("datetime64[s]")
+    last = (meta.get("fit") or {}).get("last_time")
+    if last is None or np.datetime64(last.removesuffix("Z"), "s") >= held_out_from:
+        raise InputError(f"the scalers in {cfg.feature_meta_path} were fitted on rows up to {last or 'the end of the data'}, "
+                         f"inside what this run holds out (from {held_out_from}Z): rebuild the contract with the same "
+                         f"holdout (python3 -m gx1.contract --holdout_days {cfg.holdout_days:g}"
+                         f"{' --train_end ' + cfg.train_end if cfg.train_end else ''})")
 
 
 def check_outputs(cfg: TrainConfig) -> None:
