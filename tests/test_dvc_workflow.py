@@ -9,9 +9,9 @@ nothing it changed:
   2. a comment in gx1/replay.py reruns only the replay stage; an interrupted `dvc repro` resumes
      training from its last checkpoint and ends with the same bytes;
   3. `dvc push`, fresh `git clone`, `dvc pull`: the pulled bundle verifies without retraining;
-  4. experiments: `exp run -S epochs=2` + `metrics diff`; named smoke/fullyear runs with
-     `metrics diff`, `plots diff` and `gx1.compare`; a run restored from the run cache leaves
-     reports/ describing that run only;
+  4. experiments: named smoke/fullyear runs with `metrics diff` (against the baseline and each
+     other), `plots diff` and `gx1.compare`; a run restored from the run cache leaves reports/
+     describing that run only;
   5. a seed sweep over three clones standing for three machines: `dvc exp run --queue` +
      `dvc queue start -j 2` on one, `dvc exp run` on another, `dvc exp push` from both, `dvc exp pull`
      + scripts/seed_summary.py + `metrics diff` + a verified bundle on the third.
@@ -270,19 +270,18 @@ def test_push_then_clone_and_pull_gives_a_verified_bundle_without_retraining(pro
 def test_experiments_metrics_diff_plots_diff_and_compare(project):
     assert git(project, "status", "--porcelain") == "", "the baseline's dvc.lock must be committed"
 
-    dvc(project, "exp", "run", "-S", "epochs=2")
+    # Each -S that differs from the baseline is spelled out: `dvc exp run` leaves the last
+    # experiment's params in the workspace, so without `-S limit_samples=1500` fullyear would
+    # inherit smoke's 1000.
+    dvc(project, "exp", "run", "-n", "smoke", "-S", "epochs=1", "-S", "limit_samples=1000")
+    dvc(project, "exp", "run", "-n", "fullyear", "-S", "epochs=2", "-S", "limit_samples=1500")
+    # the workspace (fullyear, 2 epochs) against the committed baseline (1 epoch)
     diff = json.loads(dvc(project, "metrics", "diff", "--json").stdout)[HEADLINE]
     assert (diff["train.epochs"]["old"], diff["train.epochs"]["new"]) == (1, 2), diff.get("train.epochs")
     loss = diff["train.train_loss"]
     assert loss["old"] != loss["new"], loss
     details = json.loads(dvc(project, "metrics", "diff", "--targets", TRAIN_METRICS, "--json").stdout)[TRAIN_METRICS]
     assert details["last_step_losses.loss"]["old"] != details["last_step_losses.loss"]["new"]
-
-    # Each -S that differs from the baseline is spelled out: `dvc exp run` leaves the last
-    # experiment's params in the workspace, so without `-S limit_samples=1500` fullyear would
-    # inherit smoke's 1000.
-    dvc(project, "exp", "run", "-n", "smoke", "-S", "epochs=1", "-S", "limit_samples=1000")
-    dvc(project, "exp", "run", "-n", "fullyear", "-S", "epochs=2", "-S", "limit_samples=1500")
 
     named = json.loads(dvc(project, "metrics", "diff", "smoke", "fullyear", "--all", "--json").stdout)
     assert list(named) == [HEADLINE], named  # one file, so DVC sorts its rows (files come in set order)
