@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="gx1-bench-") as tmp:
         work = Path(tmp)
         if args.ddp_only:
-            small_bundle(work, threads)  # the dataset and contract the runs train on
+            bench_dataset(work, 1)  # the dataset and contract the runs train on
             results["ddp"] = bench_ddp(work, args.sweep_samples or 8000, args.ddp_repeats or 3)
             print(json.dumps(results["ddp"], indent=2))
             write_json(args.json, results)
