@@ -131,6 +131,8 @@ def _bars_from_table(table: pa.Table, spread_scale: float | None = None) -> dict
             columns[column] = match
     if "time" not in columns and "date" in found:
         columns["time"] = found["date"]
+    if "time" not in columns and table.column_names and _normalise_header(table.column_names[0]) in ("", "index", "unnamed:_0"):
+        columns["time"] = table.column_names[0]  # an index written without a name (pandas' to_csv, many tools)
     missing = [name for name in ("time",) + PRICE_COLUMNS if name not in columns]
     if missing:
         raise InputError(

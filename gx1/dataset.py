@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from dataclasses import asdict
 
@@ -18,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gx1.bars import infer_interval_seconds, load_bars
+from gx1.bars import infer_interval_seconds, interval_name, load_bars
 from gx1.common import (
     ArgumentParser, InputError, atomic_path, canonical_json, check_output_file, number_in, printable, run_cli, write_json,
 )
@@ -217,6 +218,40 @@ def add_label_args(parser: argparse.ArgumentParser) -> None:
                             help=f"{text} (default: %(default)s)")
 
 
+LONGEST_FEATURE_WINDOW = 288  # the slowest features' window in bars (ret_288, realized_vol_288, range_pos_288)
+WARM_UP_BARS = 370  # the first row with every feature defined (288-bar windows over ATR/EMA-based inputs; tested)
+MAX_INTERVAL_SECONDS = 86_400  # the features are intraday (session, hour of day): daily bars at most
+ZERO_COLUMN_EFFECTS = {"spread": "spread_atr, spread_bps and spread_regime are constant",
+                       "volume": "volume_ratio_48 and volume_ratio_288 are constant"}
+
+
+def check_bars_usable(bars: dict[str, np.ndarray], cfg: LabelConfig, source: str) -> list[str]:
+    """Refuse bars coarser than daily; return a note for each optional column that is 0 on every bar
+    (absent from the file: its features carry no information)."""
+    interval = infer_interval_seconds(bars["time"])
+    if interval > MAX_INTERVAL_SECONDS:
+        raise InputError(f"{source}: bars every {interval_name(interval)} ({interval / 86_400:g} days) are too coarse: the "
+                         f"features are intraday (session, hour of day, {LONGEST_FEATURE_WINDOW}-bar windows); give bars "
+                         "of 1 day or shorter (M5 by default, H1 works)")
+    return [f"note: {name} is 0 on every bar of {source} (no {name} column?): {effect}"
+            for name, effect in ZERO_COLUMN_EFFECTS.items() if not np.any(bars[name])]
+
+
+def min_bars(cfg: LabelConfig) -> int:
+    """The fewest consecutive bars (no gap) that give one eligible row."""
+    return WARM_UP_BARS + cfg.seq_len + cfg.horizon_bars
+
+
+def no_eligible_rows_message(source: str, rows: int, interval: int, cfg: LabelConfig) -> str:
+    """Why a dataset has no usable row, with the minimum it needs."""
+    minimum = min_bars(cfg)
+    gap = (f"; every time step is longer than max_gap_minutes {cfg.max_gap_minutes:g} ({interval_name(interval)} bars): "
+           f"raise --max_gap_minutes above {interval / 60:g}") if interval / 60 > cfg.max_gap_minutes else \
+        f" with no time step over max_gap_minutes {cfg.max_gap_minutes:g} inside a window or horizon"
+    return (f"no eligible rows in {source} ({rows} bars): need at least {minimum} consecutive bars "
+            f"({WARM_UP_BARS}-bar feature warm-up + seq_len {cfg.seq_len} + horizon {cfg.horizon_bars}){gap}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m gx1.dataset", description=__doc__.splitlines()[0])
     parser.add_argument("--bars", required=True, help="bars file (parquet or CSV)")
@@ -232,10 +267,13 @@ def main(argv: list[str] | None = None) -> int:
         check_output_file(args.stats, args.bars)
     start = time.perf_counter()
     bars = load_bars(args.bars, point_size=args.point_size)
+    notes = check_bars_usable(bars, cfg, args.bars)
     columns = build_dataset(bars, cfg)
     stats = dataset_stats(columns)
     if stats["eligible_rows"] == 0:
-        raise InputError(f"no eligible rows in {args.bars} ({stats['rows']} bars): need more than seq_len + warm-up + horizon bars")
+        raise InputError(no_eligible_rows_message(args.bars, stats["rows"], infer_interval_seconds(bars["time"]), cfg))
+    for note in notes:
+        print(printable(note), file=sys.stderr, flush=True)
     write_dataset(columns, args.out, cfg)
     if args.stats:
         write_json(args.stats, {**stats, "label_config": asdict(cfg)})
