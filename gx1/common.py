@@ -83,6 +83,21 @@ def write_tsv(path: str | os.PathLike, columns: dict[str, Any]) -> None:
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+def utc_time(text: str) -> str:
+    """argparse ``type=``: an ISO date or time in UTC (2025-11-01, 2025-11-01T06:00) as canonical seconds text
+    ("" stays "": no limit)."""
+    if not text.strip():
+        return ""
+    import numpy as np  # imported when used: --help answers at once
+    try:
+        value = np.datetime64(text.strip().removesuffix("Z"), "s")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date or time (UTC), e.g. 2025-11-01: {text!r}") from None
+    if np.isnat(value) or not np.datetime64("1971-01-01") <= value < np.datetime64("2262-01-01"):
+        raise argparse.ArgumentTypeError(f"must be a date in 1971..2261: {text!r}")
+    return str(value)
+
+
 def printable(text: object) -> str:
     """``text`` on one line: control characters (newlines included) shown as escapes, so a name read from a
     file can never forge an extra output line."""

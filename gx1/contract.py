@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gx1.common import (
-    ArgumentParser, InputError, number_in, atomic_write_bytes, canonical_json, check_output_file, read_json, read_regular_file, run_cli,
-    sha256_bytes, write_json,
+    ArgumentParser, InputError, atomic_write_bytes, canonical_json, check_output_file, number_in, read_json, read_regular_file,
+    run_cli, sha256_bytes, utc_time, write_json,
 )
-from gx1.dataset import read_bar_interval_seconds, read_dataset, read_label_config, split_rows, utc_time
+from gx1.dataset import read_bar_interval_seconds, read_dataset, read_label_config, split_rows
 from gx1.features import CTX_CAT_FEATURES, CTX_CONT_FEATURES, FEATURE_SET, SEQ_FEATURES, SNAP_FEATURES
 
 if TYPE_CHECKING:

@@ -153,20 +153,6 @@ def read_dataset(path: str, columns: list[str] | None = None) -> dict[str, np.nd
 DAY_NS = 86_400 * 10**9
 
 
-def utc_time(text: str) -> str:
-    """argparse ``type=``: an ISO date or time in UTC (2025-11-01, 2025-11-01T06:00) as canonical seconds text
-    ("" stays "": no limit)."""
-    if not text.strip():
-        return ""
-    try:
-        value = np.datetime64(text.strip().removesuffix("Z"), "s")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date or time (UTC), e.g. 2025-11-01: {text!r}") from None
-    if np.isnat(value) or not np.datetime64("1971-01-01") <= value < np.datetime64("2262-01-01"):
-        raise argparse.ArgumentTypeError(f"must be a date in 1971..2261: {text!r}")
-    return str(value)
-
-
 def split_rows(data: dict[str, np.ndarray], limit_samples: int, holdout_days: float, val_days: float,
                horizon: int, train_end: str = "") -> tuple[np.ndarray, np.ndarray, dict]:
     """Training and validation row indices (eligible rows only) and counts for the metrics.

@@ -39,8 +39,7 @@ import os
 import sys
 from dataclasses import MISSING, dataclass, field, fields
 
-from gx1.common import ArgumentParser, number_in, run_cli
-from gx1.dataset import utc_time
+from gx1.common import ArgumentParser, number_in, run_cli, utc_time
 from gx1.models.entry_v10.variant import context_from_env
 
 
