@@ -20,10 +20,10 @@ WEIGHTS = "model_state_dict.pt"
 KILL = {"GX1_FAULT_KILL_AFTER_EPOCH": "1"}
 
 
-def torchrun(argv: list[str], nproc: int = 2, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+def torchrun(argv: list[str], extra_env: dict | None = None) -> subprocess.CompletedProcess:
     """The trainer under torchrun (--standalone: a free loopback port, so runs side by side never clash)."""
     env = {**os.environ, "ENTRY_CONTEXT_FEATURES_ENABLED": "true", **(extra_env or {})}
-    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                            "-m", TRAIN_MODULE, *argv], capture_output=True, text=True, env=env, timeout=600)
 
 

@@ -20,8 +20,7 @@ from conftest import dataset_with_label_config
 from gx1 import compare, replay
 from gx1.common import run_cli
 from gx1.contract import build_contract, contract_hash
-from gx1.dataset import read_dataset
-from gx1.models.entry_v10.inputs import split_rows
+from gx1.dataset import read_dataset, split_rows
 from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
 
 ENV = "ENTRY_CONTEXT_FEATURES_ENABLED"

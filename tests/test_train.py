@@ -226,7 +226,7 @@ def test_validation_auc_matches_the_saved_model(small_pipeline, tmp_path):
 
     from gx1.dataset import read_dataset
     from gx1.models.entry_v10.bundle_io import load_bundle
-    from gx1.models.entry_v10.inputs import split_rows
+    from gx1.dataset import split_rows
 
     result = run_train(train_argv(small_pipeline, tmp_path / "out", "--val_days", "1", "--epochs", "1"))
     assert result.returncode == 0, result.stderr

@@ -78,12 +78,9 @@ def wrap(model: torch.nn.Module, world: World) -> torch.nn.Module:
     if not world.active:
         return model
     from torch.nn.parallel import DistributedDataParallel
-    device_ids = [model_device(model).index] if model_device(model).type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=device_ids, broadcast_buffers=False)
-
-
-def model_device(model: torch.nn.Module) -> torch.device:
-    return next(model.parameters()).device
+    device = next(model.parameters()).device
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                   broadcast_buffers=False)
 
 
 def shard(rows: torch.Tensor, world: World) -> torch.Tensor:

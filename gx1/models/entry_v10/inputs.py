@@ -1,8 +1,8 @@
-"""Model inputs from a dataset: scaled feature matrices, the training/validation split, batched windows.
+"""Model inputs from a dataset: scaled feature matrices, the epoch order, batched windows.
 
 Training and replay both build inputs through ``build_model_inputs`` + ``gather_batch``, so a
 bar gets the same numbers in both. Sequence windows are gathered with one index array per
-batch (``rows[:, None] + offsets``), never per sample in Python. ``split_rows`` and
+batch (``rows[:, None] + offsets``), never per sample in Python. ``gx1.dataset.split_rows`` and
 ``epoch_order`` decide which rows a training run sees, in which order.
 """
 from __future__ import annotations
@@ -15,7 +15,6 @@ from sklearn.preprocessing import StandardScaler
 
 from gx1.common import InputError
 from gx1.contract import scale
-from gx1.dataset import split_rows  # noqa: F401 - the training split lives with the dataset (the contract uses it too)
 from gx1.features import LABEL_COLUMNS
 
 @dataclass

@@ -29,11 +29,11 @@ from gx1.common import (
 from gx1.common import sha256_file, staging_dir
 from gx1.cpu import auto_threads, machine_facts
 from gx1.contract import contract_hash, dataset_contract, load_scaler, read_meta
-from gx1.dataset import read_dataset, read_label_config
+from gx1.dataset import read_dataset, read_label_config, split_rows
 from gx1.models.entry_v10 import bundle_io, distributed
 from gx1.models.entry_v10.distributed import World
 from gx1.models.entry_v10.entry_v10_ctx_train import TrainConfig
-from gx1.models.entry_v10.inputs import ModelInputs, build_model_inputs, epoch_order, gather_batch, predict_rows, split_rows
+from gx1.models.entry_v10.inputs import ModelInputs, build_model_inputs, epoch_order, gather_batch, predict_rows
 from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
 from gx1.models.entry_v10.telemetry import (
     TIMING_FILES, RunHistory, RunLogger, StepStats, build_metrics, constant_baselines, duration, epoch_summary, head_learning,
@@ -200,8 +200,7 @@ def train_step(model: EntryV10Model, optimizer: torch.optim.Optimizer, inputs: M
     outputs = (forward or model)(seq, snap, ctx_cat, ctx_cont)
     losses = model.losses(outputs, labels[:, 0], labels[:, 1], labels[:, 2])
     if world.active:  # DDP averages the ranks' gradients: weight each by its share of the global batch
-        share = len(local) / len(rows)
-        objective = losses["total"] * (share * world.size) if len(local) else outputs.sum() * 0.0
+        objective = losses["total"] * (len(local) * world.size / len(rows)) if len(local) else outputs.sum() * 0.0
         sums = torch.stack([losses[k].detach() * len(local) if len(local) else losses[k].new_zeros(())
                             for k in LOSS_NAMES] + [labels[:, 0].sum()]).double()
         sums = distributed.all_sum(sums, world) / len(rows)
