@@ -3,8 +3,10 @@
 Imported by ``gx1/__init__.py``, so it runs before any gx1 module imports torch:
 
     GX1_REPRODUCIBILITY=portable  (default) pin ATen, MKL and oneDNN to the AVX2 code path with MKL's strict
-                                  conditional numerical reproducibility: the same bytes on any x86-64 CPU
-                                  with AVX2 (Intel or AMD, AVX-512 or not)
+                                  conditional numerical reproducibility: the same bytes at any thread count
+                                  and on any Intel CPU with AVX2 (AVX-512 or not). MKL honours the branch
+                                  pin on Intel CPUs only: AMD CPUs take its AUTO path, and an Intel Xeon
+                                  and an AMD EPYC gave different weights (README "Reproducibility")
     GX1_REPRODUCIBILITY=native    leave every library on its fastest path for this CPU (bytes may differ
                                   between CPU models)
 

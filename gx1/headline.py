@@ -8,7 +8,8 @@ Why one file: `dvc metrics diff` and `dvc exp show` order the rows of different 
 Python set iteration, which changes with every process (PYTHONHASHSEED), while they sort the rows of
 one file by key. One file with three groups makes the order fixed, and "quality" sorts first:
     quality.*  out-of-sample model quality: direction_auc, direction_auc_baseline (ema_slope_12_atr
-               alone), early_move_auc, quality_corr, and val_direction_auc when val_days > 0
+               alone), early_move_auc, quality_corr, and when val_days > 0 the same three on the
+               validation window (val_direction_auc, val_early_move_auc, val_quality_corr)
     replay.*   the replay week's trading figures (trades, goes_against, mfe_mae)
     train.*    the training run (epochs, heads_learned, train_loss, train_samples)
 Every figure keeps the name it has in its stage's own summary.json. Exit 2 for a missing or malformed
@@ -18,7 +19,8 @@ from __future__ import annotations
 
 from gx1.common import ArgumentParser, InputError, check_output_file, read_json_object, run_cli, write_json
 
-QUALITY_FIGURES = ("direction_auc", "direction_auc_baseline", "early_move_auc", "quality_corr", "val_direction_auc")
+QUALITY_FIGURES = ("direction_auc", "direction_auc_baseline", "early_move_auc", "quality_corr", "val_direction_auc",
+                   "val_early_move_auc", "val_quality_corr")
 
 
 def join_headlines(sources: dict[str, dict]) -> dict[str, dict]:

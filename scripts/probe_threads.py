@@ -8,12 +8,15 @@ Run (light: a few steps on one batch, one child process at a time; about 30 s pe
     nice -n 10 python3 scripts/probe_threads.py --ff_activation gelu --batch 37     # other shapes
     nice -n 10 python3 scripts/probe_threads.py --gemm_sweep --env portable,native  # mm/addmm over 180 shapes
     nice -n 10 python3 scripts/probe_threads.py --bench --env portable,native       # train steps/s, stock vs invariant
+    python3 scripts/probe_threads.py --save here.json     # on machine A; then on machine B, same probe, A's records beside:
+    python3 scripts/probe_threads.py --against here.json  # which op first gives other bytes on B than on A (other CPU/torch)
 
 The exit status is 0 when every compared run ended with the same state_dict bytes (--gemm_sweep: every gemm).
 
 Each (env, thread count) runs in its own subprocess, with the env set before torch is imported:
-  portable          MKL_CBWR=AVX2,STRICT ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
+  portable          MKL_CBWR=AVX2,STRICT ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 (gx1.cpu)
   portable-avx2only portable + MKL_ENABLE_INSTRUCTIONS=AVX2 (emulates a CPU without AVX-512)
+  portable-compatible portable with MKL_CBWR=COMPATIBLE,STRICT (MKL's vendor-neutral branch; README "Reproducibility")
   native            GX1_REPRODUCIBILITY=native MKL_CBWR=AUTO,STRICT (what gx1 sets in native mode), no other pin
 The child builds EntryV10Model (default EntryV10Config, 15 seq + 16 snap features, context 5 cat + 2 cont),
 and runs --steps training steps (forward, losses, backward, gradient clipping, fused AdamW) on fixed random
@@ -55,10 +58,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-PORTABLE = {"MKL_CBWR": "AVX2,STRICT", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+PORTABLE = {"MKL_CBWR": "AVX2,STRICT", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}  # gx1.cpu
 ENVS = {
     "portable": {"GX1_REPRODUCIBILITY": "portable", **PORTABLE},
     "portable-avx2only": {"GX1_REPRODUCIBILITY": "portable", **PORTABLE, "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+    "portable-compatible": {"GX1_REPRODUCIBILITY": "portable", **PORTABLE, "MKL_CBWR": "COMPATIBLE,STRICT"},
     "native": {"GX1_REPRODUCIBILITY": "native", "MKL_CBWR": "AUTO,STRICT"},  # what gx1/__init__.py sets in native mode
 }
 PINNED_NAMES = ("MKL_CBWR", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "GX1_REPRODUCIBILITY")
@@ -79,7 +83,7 @@ def run_child(cfg: dict) -> dict:
     import numpy as np
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
-    from torch.utils._pytree import tree_leaves
+    from torch.utils._pytree import tree_flatten, tree_leaves, tree_unflatten
 
     import gx1  # noqa: F401  (the env is complete already: gx1's setdefault pins change nothing)
     from gx1.models.entry_v10 import invariant_ops
@@ -110,8 +114,34 @@ def run_child(cfg: dict) -> dict:
             post = [sha(t) for t in ins] + [sha(t) for t in tensors(out)]
             shapes = [tuple(t.shape) for t in ins]
             self.log.append((self.phase[0], str(func), shapes, pre, post))
+            if cfg.get("replay"):
+                replay(func, args, kwargs)
             return out
 
+    def synthetic(t: torch.Tensor, gen) -> torch.Tensor:
+        """A tensor laid out exactly like ``t`` (size, stride, offset) with seeded normal floats; others copied."""
+        if not t.is_floating_point() or t.dim() == 0:
+            return t.clone()
+        elements = t.untyped_storage().nbytes() // t.element_size()
+        base = torch.from_numpy(gen.standard_normal(elements, dtype=np.float32)).to(t.dtype)
+        return base.as_strided(t.shape, t.stride(), t.storage_offset())
+
+    def replay(func, args, kwargs):
+        """The op once more on inputs every machine draws alike (numpy's seeded generator): its output bytes test
+        this op alone, whatever happened upstream (a cross-machine comparison otherwise stops at the first cause)."""
+        index = len(ops)
+        gen = np.random.default_rng(index)
+        leaves, spec = tree_flatten((args, kwargs))
+        fresh = [synthetic(x, gen) if isinstance(x, torch.Tensor) else x for x in leaves]
+        new_args, new_kwargs = tree_unflatten(fresh, spec)
+        try:
+            result = func(*new_args, **new_kwargs)
+        except Exception as exc:  # an op that refuses random inputs is skipped, and says so
+            records[f"replay/{index:04d} {func}"] = f"skipped: {type(exc).__name__}"
+            return
+        records[f"replay/{index:04d} {func}"] = "/".join(sha(t) for t in tensors(fresh) + tensors(result))
+
+    records: dict[str, str] = {}
     model_cfg = EntryV10Config(n_seq_features=15, n_snap_features=16, seq_len=cfg["seq_len"],
                                ctx_cat_cardinalities=CTX_CAT_CARDINALITIES, n_ctx_cont=2,
                                ff_activation=cfg["ff_activation"])
@@ -145,8 +175,8 @@ def run_child(cfg: dict) -> dict:
                                             rng.standard_normal(batch)], 1).astype(np.float32))
         return seq, snap, ctx_cat, ctx_cont, labels
 
-    records: dict[str, str] = {"init/state_dict": hashlib.blake2b(
-        b"".join(bytes.fromhex(sha(v)) for v in model.state_dict().values()), digest_size=8).hexdigest()}
+    records["init/state_dict"] = hashlib.blake2b(
+        b"".join(bytes.fromhex(sha(v)) for v in model.state_dict().values()), digest_size=8).hexdigest()
     ops: list = []
     phase = ["forward"]
     current_step = [0]
@@ -357,6 +387,11 @@ def main() -> int:
     parser.add_argument("--windows", type=int, default=30, help="--bench: measured windows per kernel set")
     parser.add_argument("--window_steps", type=int, default=5, help="--bench: train steps per window")
     parser.add_argument("--show", type=int, default=12, help="differing tensors listed per step")
+    parser.add_argument("--replay", action="store_true", help="also run every logged op on seeded synthetic inputs "
+                        "(records replay/...): each op compared on its own, for --against across machines")
+    parser.add_argument("--save", type=Path, help="also write the runs' records (JSON) for --against on another machine")
+    parser.add_argument("--against", type=Path, help="compare each run with the run of the same label saved (--save) "
+                        "on another machine: the ops whose inputs match and outputs differ there are the cross-machine causes")
     args = parser.parse_args()
     if args.gemm_sweep:
         envs, threads = args.env.split(","), [int(t) for t in args.threads.split(",")]
@@ -391,11 +426,22 @@ def main() -> int:
                   f"invariant/stock per adjacent pair: median {statistics.median(ratios):.3f} "
                   f"(quartiles {ratios[len(ratios) // 4]:.3f}-{ratios[3 * len(ratios) // 4]:.3f})")
         return 0
-    cfg = {k: getattr(args, k) for k in ("impl", "steps", "op_steps", "batch", "seq_len", "lr", "grad_clip", "ff_activation")}
+    cfg = {k: getattr(args, k) for k in ("impl", "steps", "op_steps", "batch", "seq_len", "lr", "grad_clip", "ff_activation",
+                                         "replay")}
     threads = [int(t) for t in args.threads.split(",")]
     print(f"impl {args.impl}, {args.steps} steps (op level: {args.op_steps}), batch {args.batch}, seq_len {args.seq_len}, "
           f"ff_activation {args.ff_activation}, threads {threads}")
     results = {f"{env}/t{t}": spawn(env, t, cfg) for env in args.env.split(",") for t in threads}
+    if args.save:
+        args.save.write_text(json.dumps(results))
+    if args.against:  # JSON keeps lists where the child had tuples: compare like with like
+        other = json.loads(args.against.read_text())
+        results = json.loads(json.dumps(results))
+        same = True
+        for label in results:
+            if label in other:
+                same &= compare({f"here/{label}": results[label], f"saved/{label}": other[label]}, args.show)
+        return 0 if same else 1
     all_same = True
     for env in args.env.split(","):
         all_same &= compare({k: v for k, v in results.items() if k.startswith(env + "/")}, args.show)

@@ -1,7 +1,7 @@
 """Portable mode: training gives the same weight bytes at 1, 2 and 4 torch threads (issue 11, item 2).
 
 Each run is its own process with the environment set before torch is imported: portable pins
-(MKL_CBWR=AVX2,STRICT ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2), with and without
+(MKL_CBWR=COMPATIBLE,STRICT ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2), with and without
 MKL_ENABLE_INSTRUCTIONS=AVX2 (an AVX2-only CPU). A run builds EntryV10Model (the plan's widths:
 15 seq + 16 snap features, 5 + 2 context features) and takes a few training steps on a small
 synthetic batch exactly as the trainer does (forward, losses, backward, clip_grad_norm_, fused
@@ -24,9 +24,10 @@ from pathlib import Path
 
 import pytest
 
+from gx1.cpu import PORTABLE_PINS
+
 REPO = Path(__file__).resolve().parents[1]
-PORTABLE = {"GX1_REPRODUCIBILITY": "portable", "MKL_CBWR": "AVX2,STRICT", "ATEN_CPU_CAPABILITY": "avx2",
-            "ONEDNN_MAX_CPU_ISA": "AVX2"}
+PORTABLE = {"GX1_REPRODUCIBILITY": "portable", **PORTABLE_PINS}  # MKL_CBWR=COMPATIBLE,STRICT, ATen and oneDNN AVX2
 CLEARED = ("MKL_CBWR", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "GX1_REPRODUCIBILITY",
            "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 

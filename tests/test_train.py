@@ -221,20 +221,28 @@ def test_failed_success_criterion_exits_1_after_metrics_without_bundle(small_pip
 
 @pytest.mark.slow  # trains: the fast tier (-m 'not slow') skips it
 def test_validation_auc_matches_the_saved_model(small_pipeline, tmp_path):
-    """The last epoch's validation AUC equals sklearn's AUC of the bundle's own predictions on the validation rows."""
+    """The last epoch's validation figures (direction and early-move AUC, quality correlation) equal sklearn's and
+    numpy's on the bundle's own predictions for the validation rows."""
     from sklearn.metrics import roc_auc_score
 
     from gx1.dataset import read_dataset
     from gx1.models.entry_v10.bundle_io import load_bundle
     from gx1.dataset import split_rows
 
-    result = run_train(train_argv(small_pipeline, tmp_path / "out", "--val_days", "1", "--epochs", "1"))
+    result = run_train(train_argv(small_pipeline, tmp_path / "out", "--val_days", "1", "--epochs", "1",
+                                  "--report_dir", str(tmp_path / "reports")))
     assert result.returncode == 0, result.stderr
-    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    metrics = json.loads((tmp_path / "reports" / "metrics.json").read_text())
     data = read_dataset(str(small_pipeline["data"]))
     train_rows, val_rows, _ = split_rows(data, limit_samples=1200, holdout_days=0, val_days=1, horizon=6)
     assert metrics["val_samples"] == len(val_rows) > 50 and train_rows.max() + 6 < val_rows.min()  # embargo
     bundle = load_bundle(tmp_path / "out")
-    logits = bundle.predict(bundle.model_inputs(data), val_rows)[:, 0]
-    expected = roc_auc_score(data["y_dir"][val_rows], logits)
-    assert metrics["per_epoch"][-1]["val_direction_auc"] == pytest.approx(expected, abs=1e-9)
+    outputs = np.asarray(bundle.predict(bundle.model_inputs(data), val_rows), dtype=np.float64)
+    last = metrics["per_epoch"][-1]
+    assert last["val_direction_auc"] == pytest.approx(roc_auc_score(data["y_dir"][val_rows], outputs[:, 0]), abs=1e-9)
+    assert last["val_early_move_auc"] == pytest.approx(roc_auc_score(data["y_early"][val_rows], outputs[:, 1]), abs=1e-9)
+    corr = np.corrcoef(outputs[:, 2], np.asarray(data["y_quality"][val_rows], dtype=np.float64))[0, 1]
+    assert last["val_quality_corr"] == pytest.approx(corr, abs=1e-6)
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())  # the headline dvc metrics diff lists
+    assert {k: summary[k] for k in ("val_direction_auc", "val_early_move_auc", "val_quality_corr")} == \
+        {k: round(last[k], 6) for k in ("val_direction_auc", "val_early_move_auc", "val_quality_corr")}

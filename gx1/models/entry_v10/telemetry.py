@@ -169,6 +169,7 @@ def headline(metrics: dict) -> dict:
     """summary.json: the few numbers a person compares between runs (what `dvc metrics diff` lists)."""
     last = metrics["per_epoch"][-1]
     figures = {"train_loss": metrics["loss_trend"]["last"], "val_direction_auc": last.get("val_direction_auc"),
+               "val_early_move_auc": last.get("val_early_move_auc"), "val_quality_corr": last.get("val_quality_corr"),
                "heads_learned": sum(h["learned"] for h in metrics["heads"].values()), "epochs": metrics["epochs"],
                "train_samples": metrics["dataset_len"]}
     return {k: round(v, 6) if isinstance(v, float) else v for k, v in figures.items()

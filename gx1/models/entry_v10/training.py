@@ -255,17 +255,23 @@ def train_epoch(model: EntryV10Model, optimizer: torch.optim.Optimizer, cfg: Tra
 
 
 def evaluate(model: EntryV10Model, inputs: ModelInputs, rows: np.ndarray) -> dict:
-    """Validation losses and direction AUC (no gradient, model in eval mode)."""
+    """Validation losses, direction and early-move AUC, and the quality head's correlation with y_quality (no
+    gradient, model in eval mode): the replay's model-quality figures, on the validation window."""
     from sklearn.metrics import roc_auc_score
     model.eval()
     out = predict_rows(model, inputs, rows, 256)
     model.train()
     y = inputs.labels[torch.from_numpy(rows).to(inputs.labels.device)]
     losses = {k: float(v) for k, v in model.losses(out, y[:, 0], y[:, 1], y[:, 2]).items()}
-    y_dir = y[:, 0].cpu().numpy()
-    auc = float(roc_auc_score(y_dir, out[:, 0].float().cpu().numpy())) if 0 < y_dir.mean() < 1 else float("nan")
+    y_dir, y_early, y_quality = (y[:, i].double().cpu().numpy() for i in range(3))
+    scores = out.double().cpu().numpy()
+
+    def auc(labels: np.ndarray, column: int) -> float:
+        return float(roc_auc_score(labels, scores[:, column])) if 0 < labels.mean() < 1 else float("nan")
+    spread = scores[:, 2].std() * y_quality.std()
     return {"val_loss": losses["total"], "val_loss_direction": losses["direction"], "val_loss_early_move": losses["early_move"],
-            "val_loss_quality": losses["quality"], "val_direction_auc": auc}
+            "val_loss_quality": losses["quality"], "val_direction_auc": auc(y_dir, 0), "val_early_move_auc": auc(y_early, 1),
+            "val_quality_corr": float(np.corrcoef(scores[:, 2], y_quality)[0, 1]) if spread > 0 else float("nan")}
 
 
 def log_epoch(log: RunLogger, summary: dict, cfg: TrainConfig, history: RunHistory, resumed_epochs: int) -> None:

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""How much direction is there to learn in the pipeline's data? Simple references beside ln 2.
+
+Run from the repository root after `dvc repro contract` (seconds; no torch):
+    python3 scripts/learnability.py [--val_days 14] [--holdout_days 7] [--json reports/learnability.json]
+
+Splits the dataset as the trainer does (`split_rows`: the replay week held out, a validation window
+before it, label-horizon embargoes), fits scikit-learn logistic regressions of y_dir on the training
+rows, and prints for the validation window and the replay week: the direction log loss (ln 2 =
+0.6931 for a coin) and AUC of
+  * the base rate (the training rows' share of up moves: the constant a model starts from),
+  * the one-feature baseline `ema_slope_12_atr` (the recent trend), calibrated by the regression,
+  * all 31 scaled features of the bar (15 sequence features of the last bar + 16 snapshot features).
+A transformer that reaches about the regressions' loss has learned what a linear read of the bar
+offers; the gap between their loss and ln 2 is the size of the signal.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from gx1.common import ArgumentParser, number_in, run_cli, write_json  # noqa: E402
+from gx1.contract import load_scaler, read_meta, scale  # noqa: E402
+from gx1.dataset import read_dataset, split_rows  # noqa: E402
+
+CONTRACT = "gx1/models/entry_v9/nextgen_2020_2025_clean"
+BASELINE_FEATURE = "ema_slope_12_atr"
+
+
+def references(data: dict, meta: dict, seq_scaler, snap_scaler, rows: dict[str, np.ndarray]) -> dict[str, dict]:
+    """{window: {reference: {"log_loss", "auc"}}} for the base rate, the one-feature and the all-feature regression."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss, roc_auc_score
+    contract = meta["contract"]
+    features = np.hstack([scale(np.column_stack([data[n] for n in contract["seq_features"]]), seq_scaler),
+                          scale(np.column_stack([data[n] for n in contract["snap_features"]]), snap_scaler)])
+    one = np.asarray(data[BASELINE_FEATURE], dtype=np.float64)[:, None]
+    y = np.asarray(data["y_dir"], dtype=np.float64)
+    train = rows["train"]
+    fitted = {"one feature": (LogisticRegression().fit(one[train], y[train]), one),
+              "all 31 features": (LogisticRegression(max_iter=1000).fit(features[train], y[train]), features)}
+    base_rate = float(y[train].mean())
+    out = {}
+    for window, index in rows.items():
+        if window == "train" or not len(index):
+            continue
+        figures = {"base rate": {"log_loss": log_loss(y[index], np.full(len(index), base_rate), labels=[0, 1]), "auc": 0.5}}
+        for name, (model, x) in fitted.items():
+            p = model.predict_proba(x[index])[:, 1]
+            figures[name] = {"log_loss": log_loss(y[index], p, labels=[0, 1]), "auc": roc_auc_score(y[index], p)}
+        out[window] = {name: {k: round(float(v), 6) for k, v in f.items()} for name, f in figures.items()}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = ArgumentParser(prog="python3 scripts/learnability.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default="data/entry_v9/full_2025.parquet")
+    parser.add_argument("--contract_dir", default=CONTRACT)
+    parser.add_argument("--val_days", type=number_in(float, 0, 366), default=14.0)
+    parser.add_argument("--holdout_days", type=number_in(float, 0, 366), default=7.0)
+    parser.add_argument("--json", help="also write the figures here")
+    args = parser.parse_args(argv)
+    meta = read_meta(f"{args.contract_dir}/entry_v9_feature_meta.json")
+    seq_scaler = load_scaler(f"{args.contract_dir}/seq_scaler.joblib", meta["scalers"]["seq"]["sha256"], "seq scaler")
+    snap_scaler = load_scaler(f"{args.contract_dir}/snap_scaler.joblib", meta["scalers"]["snap"]["sha256"], "snap scaler")
+    data = read_dataset(args.data)
+    horizon = meta["contract"]["labels"]["horizon_bars"]
+    train, val, _ = split_rows(data, 0, args.holdout_days, args.val_days, horizon)
+    _, _, counts = split_rows(data, 0, args.holdout_days, 0, horizon)
+    eligible = np.flatnonzero(data["eligible"])
+    holdout = eligible[eligible >= len(data["time"]) - counts["holdout_rows"]]  # the replay week's eligible bars
+    figures = references(data, meta, seq_scaler, snap_scaler, {"train": train, "validation": val, "replay week": holdout})
+    print(f"direction log loss and AUC (ln 2 = {math.log(2):.4f}); {len(train)} training rows, {len(val)} validation, "
+          f"{len(holdout)} in the replay week")
+    for window, refs in figures.items():
+        for name, f in refs.items():
+            print(f"  {window:12s} {name:16s} log loss {f['log_loss']:.4f}  (below ln 2 by {math.log(2) - f['log_loss']:+.4f})  "
+                  f"AUC {f['auc']:.3f}")
+    if args.json:
+        write_json(args.json, figures)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
