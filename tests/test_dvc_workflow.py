@@ -14,7 +14,9 @@ nothing it changed:
      describing that run only;
   5. a seed sweep over three clones standing for three machines: `dvc exp run --queue` +
      `dvc queue start -j 2` on one, `dvc exp run` on another, `dvc exp push` from both, `dvc exp pull`
-     + scripts/seed_summary.py + `metrics diff` + a verified bundle on the third.
+     + scripts/seed_summary.py + `metrics diff` + a verified bundle on the third;
+  6. walk-forward: two folds in params.yaml are two `fold@` stages before the summary, and a fold
+     added later runs alone.
 
 Run: python3 -m pytest -q tests/test_dvc_workflow.py      (about 5 minutes on 2 CPU cores)
 """
@@ -35,7 +37,7 @@ import yaml
 pytestmark = [pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"), pytest.mark.slow]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("data", "dataset", "contract", "train", "bundle", "verify", "replay", "headline")
+STAGES = ("data", "dataset", "contract", "train", "bundle", "verify", "replay", "headline", "walkforward")
 SMALL_PARAMS = {"limit_samples": "1500", "epochs": "1"}  # holdout_days stays 7 (params.yaml)
 BUNDLE = "models/entry_v10_ctx/bundle"
 TRAIN_METRICS = "reports/train/reproducible_metrics.json"  # every figure (a plain out)
@@ -394,3 +396,28 @@ def test_seed_sweep_on_two_machines_gathered_on_a_third(project):
                  c["dir"], c["env"], check=False)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert json.loads((c["dir"] / "models/entry_v10_ctx/bundle/train_config.json").read_text())["seed"] == 3
+
+
+def test_walkforward_folds_are_stages_and_a_new_fold_runs_alone(project):
+    """Folds from params.yaml become `fold@<name>` stages: the summary runs after them, adding a fold runs that
+    fold only, and `dvc status` is clean after each repro."""
+    params = project["dir"] / "params.yaml"
+    original = params.read_text()
+    fold_a = 'a: {start: "2025-01-16", days: 2}'
+    try:
+        params.write_text(original.replace("  folds: {}", f"  folds: {{{fold_a}}}", 1))
+        first = dvc(project, "repro", "walkforward")
+        assert stages_run(first.stdout) == ["fold@a", "walkforward"], first.stdout[-2000:]
+        params.write_text(original.replace("  folds: {}", f'  folds: {{{fold_a}, b: {{start: "2025-01-20", days: 2}}}}', 1))
+        second = dvc(project, "repro", "walkforward")
+        assert stages_run(second.stdout) == ["fold@b", "walkforward"], second.stdout[-2000:]  # fold a: unchanged, kept
+        assert not dvc_status(project)
+        summary = json.loads((project["dir"] / "reports/walkforward/summary.json").read_text())
+        table = (project["dir"] / "reports/walkforward/folds.tsv").read_text().splitlines()
+        assert summary["folds"] == 2 and [line.split("\t")[0] for line in table[1:]] == ["2025-01-16T00:00:00",
+                                                                                        "2025-01-20T00:00:00"]
+        shown = json.loads(dvc(project, "metrics", "show", "--json", "reports/walkforward/summary.json").stdout)
+        assert "direction_auc" in json.dumps(shown), shown
+    finally:
+        params.write_text(original)
+        git(project, "checkout", "--", "dvc.lock")

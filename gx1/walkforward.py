@@ -1,0 +1,100 @@
+"""One walk-forward fold: fit the contract and train on every bar before the fold's start, then replay the
+fold's period out of sample.
+
+The `fold` stages of dvc.yaml (one per entry of `walkforward.folds` in params.yaml) run it; by hand the same:
+
+    python3 -m gx1.walkforward --data data/entry_v9/full_2025.parquet --start 2025-11-01 --days 30 \\
+        --out_dir walkforward/folds/nov [--epochs 1 --seed 1337 --learning_rate 1e-4 ...]
+
+Each fold is an expanding window: the contract (scalers) is fitted and the model trained on the eligible rows
+before ``--start`` whose label horizon ends before it (``gx1.contract --train_end``, trainer ``--train_end``:
+the embargo of ``gx1.dataset.split_rows``), so no statistic of the replayed period reaches its model. Then
+``gx1.replay --start --end`` replays [start, start + days). Each step runs as its own command (its own pins,
+threads and exit code).
+
+Writes ``<out_dir>/contract/`` (meta and scalers), ``<out_dir>/model/`` (the verified bundle and training
+reports), ``<out_dir>/replay/`` (gx1.replay's files) and ``<out_dir>/fold.json`` (the fold's row of the
+walk-forward table, which ``gx1.walkforward_summary`` joins). The folder appears complete or not at all.
+Exit codes as every gx1 command: 2 bad input (a step's own message on stderr), 1 a failed check.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from gx1.common import (EXIT_BAD_INPUT, ArgumentParser, CheckFailed, InputError, number_in, read_json_object,
+                        replace_dir, run_cli, staging_dir, utc_time, write_json)
+
+CONTRACT_FILES = ("entry_v9_feature_meta.json", "seq_scaler.joblib", "snap_scaler.joblib")
+TRAIN_KNOBS = ("epochs", "seed", "learning_rate", "batch_size", "seq_len", "weight_decay", "grad_clip", "num_threads")
+REPLAY_KNOBS = ("dir_threshold", "early_threshold", "cooldown_bars", "hold_bars", "mae_mfe_bars")
+FOLD_FIGURES = ("direction_auc", "direction_auc_baseline", "early_move_auc", "quality_corr", "trades", "goes_against",
+                "mfe_mae")
+
+
+def fold_end(start: str, days: float) -> str:
+    """The fold period's exclusive end, ISO UTC."""
+    begin = dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
+    return (begin + dt.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _step(what: str, argv: list[str]) -> None:
+    """Run one gx1 command; its exit code becomes ours (2 bad input, 1 failed check), its stderr is already shown."""
+    done = subprocess.run([sys.executable, "-m", *argv])
+    if done.returncode == EXIT_BAD_INPUT:
+        raise InputError(f"the fold's {what} step refused its input (above)")
+    if done.returncode:
+        raise CheckFailed(f"the fold's {what} step failed with exit code {done.returncode} (above)")
+
+
+def run_fold(data: str, start: str, days: float, out_dir: Path, train: dict, replay: dict) -> dict:
+    """Contract, training and replay of one fold into ``out_dir`` (swapped in whole); returns the fold's row."""
+    end = fold_end(start, days)
+    staging = staging_dir(out_dir)
+    contract, model, replayed = staging / "contract", staging / "model", staging / "replay"
+    _step("contract", ["gx1.contract", "--data", data, "--out_dir", str(contract), "--train_end", start])
+    meta, seq, snap = (str(contract / name) for name in CONTRACT_FILES)
+    _step("training", ["gx1.models.entry_v10.entry_v10_ctx_train", "--data", data, "--out_dir", str(model),
+                       "--feature_meta_path", meta, "--seq_scaler_path", seq, "--snap_scaler_path", snap,
+                       "--train_end", start, "--holdout_days", "0", "--val_days", "0", "--log_every", "1000",
+                       *[a for k, v in train.items() for a in (f"--{k}", str(v))]])
+    _step("replay", ["gx1.replay", "--bundle_dir", str(model), "--data", data, "--out_dir", str(replayed),
+                     "--start", start, "--end", end, *[a for k, v in replay.items() for a in (f"--{k}", str(v))]])
+    summary = read_json_object(replayed / "summary.json", "replay summary")
+    details = read_json_object(replayed / "replay.json", "replay report")
+    row = {"start": start, "end": end, "train_samples": read_json_object(model / "metrics.json", "training metrics")
+           ["dataset_len"], "replayed_bars": details["eligible_bars"], "candidates": details["n_candidates"],
+           **{k: summary.get(k) for k in FOLD_FIGURES}}
+    write_json(staging / "fold.json", row)
+    replace_dir(staging, out_dir, owned=lambda path: (path / "fold.json").exists() or not any(path.iterdir()))
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = ArgumentParser(prog="python -m gx1.walkforward", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True, help="dataset parquet (gx1.dataset): the whole history")
+    parser.add_argument("--start", required=True, type=utc_time, help="the fold's first replayed bar time, ISO UTC")
+    parser.add_argument("--days", type=number_in(float, 0, 3660, low_open=True), default=30.0,
+                        help="length of the replayed period in days (default 30)")
+    parser.add_argument("--out_dir", required=True, help="the fold's folder (replaced whole when it is a fold's)")
+    parser.add_argument("--context_features", choices=("true", "false"), default="true",
+                        help="ENTRY_CONTEXT_FEATURES_ENABLED for the training (default true)")
+    for knob in TRAIN_KNOBS:
+        parser.add_argument(f"--{knob}", help="passed to the trainer (its default when omitted)")
+    for knob in REPLAY_KNOBS:
+        parser.add_argument(f"--{knob}", help="passed to gx1.replay (its default when omitted)")
+    args = parser.parse_args(argv)
+    os.environ["ENTRY_CONTEXT_FEATURES_ENABLED"] = args.context_features
+    pick = lambda names: {k: getattr(args, k) for k in names if getattr(args, k) is not None}  # noqa: E731
+    row = run_fold(args.data, args.start, args.days, Path(args.out_dir), pick(TRAIN_KNOBS), pick(REPLAY_KNOBS))
+    print(f"fold {row['start']} .. {row['end']}: {row['train_samples']} training samples, {row['replayed_bars']} bars "
+          f"replayed, direction AUC {row['direction_auc']} (baseline {row['direction_auc_baseline']}), "
+          f"{row['trades']} trades -> {args.out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

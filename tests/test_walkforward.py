@@ -1,0 +1,96 @@
+"""Walk-forward: one fold (gx1.walkforward) checked against counts done independently, and the fold table
+(gx1.walkforward_summary) against statistics done by hand. The DVC side (fold stages, one fold rerun)
+is in tests/test_dvc_workflow.py."""
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gx1 import walkforward, walkforward_summary
+from gx1.dataset import read_dataset
+
+START, DAYS = "2025-01-16", 2.0
+
+
+@pytest.mark.slow  # trains one small fold: the fast tier (-m 'not slow') skips it
+def test_fold_trains_only_before_its_start_and_replays_its_period(small_pipeline, tmp_path):
+    out = tmp_path / "folds" / "jan16"
+    assert walkforward.main(["--data", str(small_pipeline["data"]), "--start", START, "--days", str(DAYS),
+                             "--out_dir", str(out), "--epochs", "1", "--num_threads", "2"]) == 0
+    row = json.loads((out / "fold.json").read_text())
+    data = read_dataset(str(small_pipeline["data"]))
+    time, eligible = data["time"].astype("datetime64[s]"), np.asarray(data["eligible"], dtype=bool)
+    start, end = np.datetime64(START, "s"), np.datetime64(START, "s") + np.timedelta64(int(DAYS * 86400), "s")
+    first_replayed = int(np.argmax(time >= start))
+    horizon = json.loads((out / "contract" / "entry_v9_feature_meta.json").read_text())["contract"]["labels"]["horizon_bars"]
+    # every training row's label horizon (bars i+1..i+horizon) ends before the fold's first bar
+    assert row["train_samples"] == int(eligible[:first_replayed - horizon].sum()) > 1000
+    assert row["replayed_bars"] == int((eligible & (time >= start) & (time < end)).sum()) > 300
+    meta = json.loads((out / "contract" / "entry_v9_feature_meta.json").read_text())
+    assert meta["fit"]["train_end"] == "2025-01-16T00:00:00"  # the scalers saw the same rows, nothing later
+    assert np.datetime64(meta["fit"]["last_time"].rstrip("Z")) < start
+    replay = json.loads((out / "replay" / "replay.json").read_text())
+    assert replay["window"]["requested_start"] == "2025-01-16T00:00:00" and replay["window"]["requested_end"] == "2025-01-18T00:00:00"
+    assert not replay["window_overlaps_training"]
+    assert row["direction_auc"] == replay["model_quality"]["direction_auc"] and row["candidates"] == replay["n_candidates"]
+    assert not list(out.parent.glob(".jan16.staging-*"))  # the fold folder was swapped in whole
+
+
+def fold_row(start: str, auc: float, trades: int | None) -> dict:
+    return {"start": start, "end": start + "x", "train_samples": 10, "replayed_bars": 5, "candidates": 3,
+            "direction_auc": auc, "direction_auc_baseline": 0.5, "early_move_auc": 0.6, "quality_corr": 0.1,
+            "trades": trades, "goes_against": None, "mfe_mae": None}
+
+
+def test_summary_orders_folds_and_averages_by_hand(tmp_path):
+    folds = tmp_path / "folds"
+    for name, row in {"b": fold_row("2025-02-01", 0.56, 4), "a": fold_row("2025-01-01", 0.52, None),
+                      "c": fold_row("2025-03-01", 0.51, 2)}.items():
+        (folds / name).mkdir(parents=True)
+        (folds / name / "fold.json").write_text(json.dumps(row))
+    assert walkforward_summary.main(["--folds_dir", str(folds), "--out", str(tmp_path / "s.json"),
+                                     "--table", str(tmp_path / "t.tsv")]) == 0
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["folds"] == 3
+    assert summary["direction_auc"] == {"mean": pytest.approx(statistics.fmean([0.52, 0.56, 0.51]), abs=1e-6),
+                                        "std": pytest.approx(statistics.stdev([0.52, 0.56, 0.51]), abs=1e-6)}
+    assert summary["trades"] == {"mean": 3.0, "std": pytest.approx(statistics.stdev([4, 2]))}  # the no-trade-figure fold left out
+    assert "goes_against" not in summary  # no fold has one
+    lines = (tmp_path / "t.tsv").read_text().splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["start", "2025-01-01", "2025-02-01", "2025-03-01"]
+
+
+def test_summary_of_no_folds_and_of_a_bad_fold(tmp_path):
+    folds = tmp_path / "folds"
+    folds.mkdir()
+    assert walkforward_summary.main(["--folds_dir", str(folds), "--out", str(tmp_path / "s.json"),
+                                     "--table", str(tmp_path / "t.tsv")]) == 0
+    assert json.loads((tmp_path / "s.json").read_text()) == {"folds": 0}
+    assert (tmp_path / "t.tsv").read_text().splitlines()[0].startswith("start\tend\t")
+    (folds / "x").mkdir()
+    (folds / "x" / "fold.json").write_text('{"start": "2025-01-01"}')
+    bad = subprocess.run([sys.executable, "-m", "gx1.walkforward_summary", "--folds_dir", str(folds), "--out",
+                          str(tmp_path / "s2.json"), "--table", str(tmp_path / "t2.tsv")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "lacks" in bad.stderr and not (tmp_path / "s2.json").exists()
+
+
+def test_summary_counts_only_the_folds_params_yaml_names(tmp_path):
+    folds = tmp_path / "folds"
+    for name, start in (("a", "2025-01-01"), ("old", "2024-12-01")):  # "old": a fold removed from params.yaml
+        (folds / name).mkdir(parents=True)
+        (folds / name / "fold.json").write_text(json.dumps(fold_row(start, 0.55, 1)))
+    params = tmp_path / "params.yaml"
+    params.write_text('walkforward:\n  epochs: 1\n  folds: {a: {start: "2025-01-01", days: 3}}\n')
+    argv = ["-m", "gx1.walkforward_summary", "--folds_dir", str(folds), "--params", str(params),
+            "--out", str(tmp_path / "s.json"), "--table", str(tmp_path / "t.tsv")]
+    done = subprocess.run([sys.executable, *argv], capture_output=True, text=True)
+    assert done.returncode == 0 and "left out" in done.stderr and "old" in done.stderr
+    assert json.loads((tmp_path / "s.json").read_text())["folds"] == 1
+    params.write_text('walkforward:\n  folds: {a: {start: "2025-01-01", days: 3}, b: {start: "2025-02-01", days: 3}}\n')
+    missing = subprocess.run([sys.executable, *argv], capture_output=True, text=True)
+    assert missing.returncode == 2 and "['b']" in missing.stderr
