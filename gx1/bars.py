@@ -3,7 +3,7 @@
 Run it to normalise a user's file (exit 2 with one line on stderr if the bars are bad):
 
     python -m gx1.bars --input my_xauusd_m5.csv --output data/bars/my_bars.parquet
-    python -m gx1.bars --input mt5_export.csv --output data/bars/b.parquet --point_size 0.01
+    python -m gx1.bars --input mt5_export.csv --output data/bars/b.parquet [--point_size 0.01]
 
 A bars table is ``dict[str, np.ndarray]`` with exactly the keys of ``BAR_COLUMNS``,
 all the same length: ``time`` is ``datetime64[ns]`` (UTC, tz-naive), the rest float64
@@ -14,12 +14,14 @@ dialects sniffed from the header:
   such as ``timestamp``, ``datetime``, ``date`` + ``time``, ``tick_volume``; comma,
   semicolon or tab separated; ISO-like times, optionally with ``Z``/``+hh:mm``)
 * mt5:       ``<DATE> <TIME> <OPEN> <HIGH> <LOW> <CLOSE> <TICKVOL> <VOL> <SPREAD>``,
-  dates ``2025.01.02``; volume is TICKVOL, SPREAD is in points (x ``--point_size``)
+  dates ``2025.01.02``; volume is TICKVOL, SPREAD is in points (x ``--point_size``; by default one unit
+  of the prices' last decimal)
 * dukascopy: ``Gmt time,Open,High,Low,Close,Volume`` with times ``02.01.2025 00:05:00.000``
 """
 from __future__ import annotations
 
 import os
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Callable
@@ -165,10 +167,28 @@ def _bars_from_table(table: pa.Table, spread_scale: float | None = None) -> dict
         bars[name] = _to_float(values).to_numpy(zero_copy_only=False).astype(np.float64)
     if parse_errors:
         raise InputError(min(parse_errors)[1])
+    if spread_scale == AUTO_POINT_SIZE:  # MT5 writes prices with the symbol's digits: the point is one unit of the last
+        digits = price_decimals(table, [columns[n] for n in ("open", "high", "low", "close") if n in columns])
+        spread_scale = 10.0 ** -digits
+        print(f"MT5 <SPREAD> in points x point size {spread_scale:g} (the prices' {digits} decimals; "
+              "--point_size sets it)", file=sys.stderr)
     if spread_scale is not None:  # points -> price units, rounded to the point's decimals (57 * 0.01 -> 0.57 exactly)
         decimal_places = max(0, -int(Decimal(repr(spread_scale)).normalize().as_tuple().exponent))
         bars["spread"] = np.round(bars["spread"] * spread_scale, decimal_places)
     return bars
+
+
+AUTO_POINT_SIZE = 0.0  # point_size 0: an MT5 point is one unit of the prices' last decimal (EURUSD 1.08123 -> 0.00001)
+
+
+def price_decimals(table: pa.Table, names: list[str]) -> int:
+    """The most decimals any price of these text columns is written with (0 for whole numbers)."""
+    most = 0
+    for name in names:
+        text = np.asarray(table[name].combine_chunks().to_numpy(zero_copy_only=False), dtype=str)
+        fractions = np.char.partition(np.char.strip(text), ".")[:, 2]
+        most = max(most, int(np.char.str_len(fractions).max(initial=0)))
+    return most
 
 
 def _read_csv_table(path: Path) -> tuple[pa.Table, str]:
@@ -214,8 +234,9 @@ def _read_bars(path: str | os.PathLike, point_size: float) -> tuple[dict[str, np
     source = Path(path)
     if not source.is_file():
         raise InputError("file not found")
-    if not 0 < point_size <= 1e6:  # NaN and inf fail too
-        raise InputError(f"point_size must be a positive finite price (e.g. 0.01 for XAUUSD), got {point_size}")
+    if not (0 < point_size <= 1e6 or point_size == AUTO_POINT_SIZE):  # NaN and inf fail too
+        raise InputError(f"point_size must be a positive finite price (e.g. 0.01 for XAUUSD) or 0 (from the prices' "
+                         f"decimals), got {point_size}")
     if source.suffix.lower() == ".parquet":
         try:
             table = pq.read_table(source)
@@ -241,10 +262,11 @@ def _load_validated_bars(path: str | os.PathLike, point_size: float) -> tuple[di
 # ----------------------------------------------------------------------------- public API
 
 
-def load_bars(path: str | os.PathLike, point_size: float = 0.01) -> dict[str, np.ndarray]:
+def load_bars(path: str | os.PathLike, point_size: float = AUTO_POINT_SIZE) -> dict[str, np.ndarray]:
     """Read bars from ``.parquet`` or CSV (generic, MT5 or Dukascopy), validated; raise InputError if bad.
 
-    ``point_size`` converts an MT5 ``<SPREAD>`` in points to price units (0.01 for XAUUSD).
+    ``point_size`` converts an MT5 ``<SPREAD>`` in points to price units (0.01 for XAUUSD); 0 (the default)
+    takes one unit of the prices' last decimal, as MT5 writes prices with the symbol's digits.
     """
     return _load_validated_bars(path, point_size)[0]
 
@@ -338,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m gx1.bars", description="Validate bars and write them as normalised parquet.")
     parser.add_argument("--input", required=True, help="bars file: .parquet or CSV (generic, MT5 or Dukascopy export)")
     parser.add_argument("--output", required=True, help="normalised bars parquet to write")
-    parser.add_argument("--point_size", type=float, default=0.01, help="price of one point, for MT5 <SPREAD> (default 0.01)")
+    parser.add_argument("--point_size", type=float, default=AUTO_POINT_SIZE,
+                        help="price of one point, for MT5 <SPREAD> (default 0: one unit of the prices' last decimal)")
     args = parser.parse_args(argv)
     check_output_file(args.output, args.input)
 

@@ -243,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bars", required=True, help="bars file (parquet or CSV)")
     parser.add_argument("--out", required=True, help="dataset parquet to write")
     parser.add_argument("--stats", help="JSON file for rows / eligible rows / eligibility rate")
-    parser.add_argument("--point_size", type=number_in(float, 1e-12, 1e6, low_open=True), default=0.01,
-                        help="MT5 spread point size in price units (default: %(default)s)")
+    parser.add_argument("--point_size", type=number_in(float, 0, 1e6), default=0.0,
+                        help="MT5 spread point size in price units (default 0: one unit of the prices' last decimal)")
     add_label_args(parser)
     args = parser.parse_args(argv)
     cfg = label_config_from_args(args)

@@ -119,6 +119,19 @@ def test_mt5_spread_points_scaled_by_point_size(tmp_path: Path) -> None:
     assert np.array_equal(loaded["spread"], np.round(bars["spread"] * 100) / 1000)
 
 
+def test_mt5_point_size_defaults_to_the_prices_last_decimal(tmp_path: Path, capsys) -> None:
+    """EURUSD-like prices with five decimals: 12 points of spread are 0.00012, not gold's 12 x 0.01."""
+    lines = ["<DATE>\t<TIME>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<TICKVOL>\t<VOL>\t<SPREAD>"]
+    for hour in range(30):
+        lines.append(f"2025.03.03\t{hour % 24:02d}:00:00\t1.0812{hour % 10}\t1.08200\t1.0801\t1.08150\t100\t0\t{10 + hour}")
+    path = tmp_path / "eurusd_h1.csv"
+    path.write_text("\r\n".join(lines[:25]) + "\r\n")
+    loaded = load_bars(path)
+    assert np.array_equal(loaded["spread"], np.round((10 + np.arange(24)) * 1e-5, 5))
+    assert "point size 1e-05" in capsys.readouterr().err
+    assert np.array_equal(load_bars(path, point_size=0.0001)["spread"], np.round((10 + np.arange(24)) * 1e-4, 4))
+
+
 def test_all_dialects_and_parquet_give_identical_tables(tmp_path: Path) -> None:
     bars = make_bars(with_spread=False)  # Dukascopy has no spread column
     write_generic_csv(bars, tmp_path / "generic.csv")

@@ -64,10 +64,11 @@ def test_metrics_fields(reference_run):
 
 @pytest.mark.slow  # trains: the fast tier (-m 'not slow') skips it
 def test_same_arguments_same_bytes_other_seed_other_bytes(small_pipeline, reference_run, tmp_path):
-    out, _ = reference_run
-    again = run_train(train_argv(small_pipeline, tmp_path / "again"))
+    out, _ = reference_run  # 2 threads; again with 1 (as when another run shares the cores): the tracked bytes agree
+    again = run_train(train_argv(small_pipeline, tmp_path / "again") + ["--num_threads", "1"])
     assert again.returncode == 0, again.stderr
-    for name in ("model_state_dict.pt", "bundle_metadata.json", "golden_sample.json", "feature_contract_hash.txt"):
+    for name in ("model_state_dict.pt", "bundle_metadata.json", "golden_sample.json", "feature_contract_hash.txt",
+                 "reproducible_metrics.json", "train_epochs.tsv"):
         assert (tmp_path / "again" / name).read_bytes() == (out / name).read_bytes(), name
     assert (tmp_path / "again" / "train_config.json").read_bytes() == (out / "train_config.json").read_bytes()
     other = run_train(train_argv(small_pipeline, tmp_path / "other", "--seed", "7"))

@@ -108,9 +108,11 @@ class RunHistory:
 
 LOSS_KEYS = ("loss", "loss_direction", "loss_early_move", "loss_quality")
 LOSS_STABLE_TOLERANCE = 0.05  # "stabilises": the last loss is at most 5% above the first
-# Figures that differ between two runs with the same inputs (wall clock, speed, memory, the machine).
+# Figures that differ between two runs with the same inputs (wall clock, speed, memory, the machine, and the
+# thread count: `num_threads 0` takes a share of the cores that depends on the gx1 runs seen at start, and
+# portable mode's bytes do not depend on it; native mode records it in the bundle's environment).
 RUN_VARYING_KEYS = ("total_wall_clock_s", "train_loop_s", "avg_throughput_samples_per_s", "peak_memory_mb", "peak_gpu_memory_mb",
-                    "wall_clock_s", "throughput_samples_per_s", "machine")
+                    "wall_clock_s", "throughput_samples_per_s", "machine", "num_threads")
 
 
 def loss_trend(run: RunHistory) -> tuple[float, float, str]:
