@@ -12,15 +12,19 @@ the embargo of ``gx1.dataset.split_rows``), so no statistic of the replayed peri
 ``gx1.replay --start --end`` replays [start, start + days). Each step runs as its own command (its own pins,
 threads and exit code).
 
-Writes ``<out_dir>/contract/`` (meta and scalers), ``<out_dir>/model/`` (the verified bundle and training
-reports), ``<out_dir>/replay/`` (gx1.replay's files) and ``<out_dir>/fold.json`` (the fold's row of the
-walk-forward table, which ``gx1.walkforward_summary`` joins). The folder appears complete or not at all.
+Writes ``<out_dir>/contract/`` (meta and scalers), ``<out_dir>/model/`` (the verified bundle),
+``<out_dir>/train/`` (the byte-stable training reports: curves, reproducible metrics), ``<out_dir>/replay/``
+(gx1.replay's files) and ``<out_dir>/fold.json`` (the fold's row of the walk-forward table, which
+``gx1.walkforward_summary`` joins): the same inputs give the same bytes. Wall clock, speed and the run log go
+to ``--timing_dir`` (not a DVC output). The folder appears complete or not at all; a failed fold leaves the
+previous one in place.
 Exit codes as every gx1 command: 2 bad input (a step's own message on stderr), 1 a failed check.
 """
 from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -50,26 +54,34 @@ def _step(what: str, argv: list[str]) -> None:
         raise CheckFailed(f"the fold's {what} step failed with exit code {done.returncode} (above)")
 
 
-def run_fold(data: str, start: str, days: float, out_dir: Path, train: dict, replay: dict) -> dict:
-    """Contract, training and replay of one fold into ``out_dir`` (swapped in whole); returns the fold's row."""
+def run_fold(data: str, start: str, days: float, out_dir: Path, train: dict, replay: dict, timing_dir: str) -> dict:
+    """Contract, training and replay of one fold into ``out_dir`` (swapped in whole); returns the fold's row.
+
+    Everything in ``out_dir`` is byte-stable (the same inputs give the same bytes); the training's wall clock,
+    speed and log go to ``timing_dir``, as the train stage's do."""
     end = fold_end(start, days)
     staging = staging_dir(out_dir)
-    contract, model, replayed = staging / "contract", staging / "model", staging / "replay"
-    _step("contract", ["gx1.contract", "--data", data, "--out_dir", str(contract), "--train_end", start])
-    meta, seq, snap = (str(contract / name) for name in CONTRACT_FILES)
-    _step("training", ["gx1.models.entry_v10.entry_v10_ctx_train", "--data", data, "--out_dir", str(model),
-                       "--feature_meta_path", meta, "--seq_scaler_path", seq, "--snap_scaler_path", snap,
-                       "--train_end", start, "--holdout_days", "0", "--val_days", "0", "--log_every", "1000",
-                       *[a for k, v in train.items() for a in (f"--{k}", str(v))]])
-    _step("replay", ["gx1.replay", "--bundle_dir", str(model), "--data", data, "--out_dir", str(replayed),
-                     "--start", start, "--end", end, *[a for k, v in replay.items() for a in (f"--{k}", str(v))]])
-    summary = read_json_object(replayed / "summary.json", "replay summary")
-    details = read_json_object(replayed / "replay.json", "replay report")
-    row = {"start": start, "end": end, "train_samples": read_json_object(model / "metrics.json", "training metrics")
-           ["dataset_len"], "replayed_bars": details["eligible_bars"], "candidates": details["n_candidates"],
-           **{k: summary.get(k) for k in FOLD_FIGURES}}
-    write_json(staging / "fold.json", row)
-    replace_dir(staging, out_dir, owned=lambda path: (path / "fold.json").exists() or not any(path.iterdir()))
+    contract, model, reports, replayed = (staging / name for name in ("contract", "model", "train", "replay"))
+    try:
+        _step("contract", ["gx1.contract", "--data", data, "--out_dir", str(contract), "--train_end", start])
+        meta, seq, snap = (str(contract / name) for name in CONTRACT_FILES)
+        _step("training", ["gx1.models.entry_v10.entry_v10_ctx_train", "--data", data, "--out_dir", str(model),
+                           "--feature_meta_path", meta, "--seq_scaler_path", seq, "--snap_scaler_path", snap,
+                           "--train_end", start, "--holdout_days", "0", "--val_days", "0", "--log_every", "1000",
+                           "--report_dir", str(reports), "--timing_dir", timing_dir,
+                           *[a for k, v in train.items() for a in (f"--{k}", str(v))]])
+        _step("replay", ["gx1.replay", "--bundle_dir", str(model), "--data", data, "--out_dir", str(replayed),
+                         "--start", start, "--end", end, *[a for k, v in replay.items() for a in (f"--{k}", str(v))]])
+        summary = read_json_object(replayed / "summary.json", "replay summary")
+        details = read_json_object(replayed / "replay.json", "replay report")
+        trained = read_json_object(reports / "reproducible_metrics.json", "training metrics", keys=("dataset_len",))
+        row = {"start": start, "end": end, "train_samples": trained["dataset_len"], "replayed_bars": details["eligible_bars"],
+               "candidates": details["n_candidates"], **{k: summary.get(k) for k in FOLD_FIGURES}}
+        write_json(staging / "fold.json", row)
+        replace_dir(staging, out_dir, owned=lambda path: (path / "fold.json").exists() or not any(path.iterdir()))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # a failed fold leaves its previous folder, and nothing else
+        raise
     return row
 
 
@@ -80,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=number_in(float, 0, 3660, low_open=True), default=30.0,
                         help="length of the replayed period in days (default 30)")
     parser.add_argument("--out_dir", required=True, help="the fold's folder (replaced whole when it is a fold's)")
+    parser.add_argument("--timing_dir", default="logs/walkforward",
+                        help="where the training's wall clock, speed and log go (default logs/walkforward)")
     parser.add_argument("--context_features", choices=("true", "false"), default="true",
                         help="ENTRY_CONTEXT_FEATURES_ENABLED for the training (default true)")
     for knob in TRAIN_KNOBS:
@@ -89,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ["ENTRY_CONTEXT_FEATURES_ENABLED"] = args.context_features
     pick = lambda names: {k: getattr(args, k) for k in names if getattr(args, k) is not None}  # noqa: E731
-    row = run_fold(args.data, args.start, args.days, Path(args.out_dir), pick(TRAIN_KNOBS), pick(REPLAY_KNOBS))
+    row = run_fold(args.data, args.start, args.days, Path(args.out_dir), pick(TRAIN_KNOBS), pick(REPLAY_KNOBS),
+                   args.timing_dir)
     print(f"fold {row['start']} .. {row['end']}: {row['train_samples']} training samples, {row['replayed_bars']} bars "
           f"replayed, direction AUC {row['direction_auc']} (baseline {row['direction_auc_baseline']}), "
           f"{row['trades']} trades -> {args.out_dir}")

@@ -403,19 +403,19 @@ def test_walkforward_folds_are_stages_and_a_new_fold_runs_alone(project):
     fold only, and `dvc status` is clean after each repro."""
     params = project["dir"] / "params.yaml"
     original = params.read_text()
-    fold_a = 'a: {start: "2025-01-16", days: 2}'
+    fold_a = 'a: {start: "2025-01-09", days: 2}'  # small folds: about 900 and 2,000 training rows
     try:
         params.write_text(original.replace("  folds: {}", f"  folds: {{{fold_a}}}", 1))
         first = dvc(project, "repro", "walkforward")
         assert stages_run(first.stdout) == ["fold@a", "walkforward"], first.stdout[-2000:]
-        params.write_text(original.replace("  folds: {}", f'  folds: {{{fold_a}, b: {{start: "2025-01-20", days: 2}}}}', 1))
+        params.write_text(original.replace("  folds: {}", f'  folds: {{{fold_a}, b: {{start: "2025-01-13", days: 2}}}}', 1))
         second = dvc(project, "repro", "walkforward")
         assert stages_run(second.stdout) == ["fold@b", "walkforward"], second.stdout[-2000:]  # fold a: unchanged, kept
         assert not dvc_status(project)
         summary = json.loads((project["dir"] / "reports/walkforward/summary.json").read_text())
         table = (project["dir"] / "reports/walkforward/folds.tsv").read_text().splitlines()
-        assert summary["folds"] == 2 and [line.split("\t")[0] for line in table[1:]] == ["2025-01-16T00:00:00",
-                                                                                        "2025-01-20T00:00:00"]
+        assert summary["folds"] == 2 and [line.split("\t")[0] for line in table[1:]] == ["2025-01-09T00:00:00",
+                                                                                        "2025-01-13T00:00:00"]
         shown = json.loads(dvc(project, "metrics", "show", "--json", "reports/walkforward/summary.json").stdout)
         assert "direction_auc" in json.dumps(shown), shown
     finally:

@@ -14,14 +14,15 @@ import pytest
 from gx1 import walkforward, walkforward_summary
 from gx1.dataset import read_dataset
 
-START, DAYS = "2025-01-16", 2.0
+START, DAYS = "2025-01-09", 2.0  # about 900 training rows: a small fold
 
 
 @pytest.mark.slow  # trains one small fold: the fast tier (-m 'not slow') skips it
 def test_fold_trains_only_before_its_start_and_replays_its_period(small_pipeline, tmp_path):
-    out = tmp_path / "folds" / "jan16"
+    out = tmp_path / "folds" / "jan09"
     assert walkforward.main(["--data", str(small_pipeline["data"]), "--start", START, "--days", str(DAYS),
-                             "--out_dir", str(out), "--epochs", "1", "--num_threads", "2"]) == 0
+                             "--out_dir", str(out), "--epochs", "1", "--num_threads", "2",
+                             "--timing_dir", str(tmp_path / "timing")]) == 0
     row = json.loads((out / "fold.json").read_text())
     data = read_dataset(str(small_pipeline["data"]))
     time, eligible = data["time"].astype("datetime64[s]"), np.asarray(data["eligible"], dtype=bool)
@@ -29,16 +30,20 @@ def test_fold_trains_only_before_its_start_and_replays_its_period(small_pipeline
     first_replayed = int(np.argmax(time >= start))
     horizon = json.loads((out / "contract" / "entry_v9_feature_meta.json").read_text())["contract"]["labels"]["horizon_bars"]
     # every training row's label horizon (bars i+1..i+horizon) ends before the fold's first bar
-    assert row["train_samples"] == int(eligible[:first_replayed - horizon].sum()) > 1000
+    assert row["train_samples"] == int(eligible[:first_replayed - horizon].sum()) > 500
     assert row["replayed_bars"] == int((eligible & (time >= start) & (time < end)).sum()) > 300
     meta = json.loads((out / "contract" / "entry_v9_feature_meta.json").read_text())
-    assert meta["fit"]["train_end"] == "2025-01-16T00:00:00"  # the scalers saw the same rows, nothing later
+    assert meta["fit"]["train_end"] == "2025-01-09T00:00:00"  # the scalers saw the same rows, nothing later
     assert np.datetime64(meta["fit"]["last_time"].rstrip("Z")) < start
     replay = json.loads((out / "replay" / "replay.json").read_text())
-    assert replay["window"]["requested_start"] == "2025-01-16T00:00:00" and replay["window"]["requested_end"] == "2025-01-18T00:00:00"
+    assert (replay["window"]["requested_start"], replay["window"]["requested_end"]) == ("2025-01-09T00:00:00",
+                                                                                       "2025-01-11T00:00:00")
     assert not replay["window_overlaps_training"]
     assert row["direction_auc"] == replay["model_quality"]["direction_auc"] and row["candidates"] == replay["n_candidates"]
-    assert not list(out.parent.glob(".jan16.staging-*"))  # the fold folder was swapped in whole
+    assert not list(out.parent.glob(".jan09.staging-*"))  # the fold folder was swapped in whole
+    # a DVC output: only byte-stable files (the wall clock, speed and run log went to --timing_dir)
+    names = {p.name for p in out.rglob("*") if p.is_file()}
+    assert not names & {"metrics.json", "run_log.txt"} and {"reproducible_metrics.json", "fold.json"} <= names
 
 
 def fold_row(start: str, auc: float, trades: int | None) -> dict:
