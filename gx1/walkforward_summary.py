@@ -17,6 +17,7 @@ params) gives a count of 0 and a header-only table. Exit 2 for a malformed fold.
 from __future__ import annotations
 
 import statistics
+import sys
 from pathlib import Path
 
 from gx1.common import ArgumentParser, InputError, read_json_object, run_cli, write_json, write_tsv
@@ -27,10 +28,12 @@ COLUMNS = ("start", "end", "train_samples", "replayed_bars", "candidates", *FOLD
 
 def active_folds(params_path: str, folds_dir: Path) -> list[Path]:
     """The fold.json of each fold named in params.yaml's walkforward.folds (PyYAML: installed with DVC)."""
-    import sys
-
     import yaml
-    folds = ((yaml.safe_load(Path(params_path).read_text()) or {}).get("walkforward") or {}).get("folds") or {}
+    try:
+        params = yaml.safe_load(Path(params_path).read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"{params_path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    folds = ((params.get("walkforward") or {}).get("folds") or {}) if isinstance(params, dict) else None
     if not isinstance(folds, dict):
         raise InputError(f"{params_path}: walkforward.folds must be a mapping of fold names to {{start, days}}")
     stale = sorted(p.parent.name for p in folds_dir.glob("*/fold.json") if p.parent.name not in folds)

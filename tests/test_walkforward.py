@@ -99,3 +99,6 @@ def test_summary_counts_only_the_folds_params_yaml_names(tmp_path):
     params.write_text('walkforward:\n  folds: {a: {start: "2025-01-01", days: 3}, b: {start: "2025-02-01", days: 3}}\n')
     missing = subprocess.run([sys.executable, *argv], capture_output=True, text=True)
     assert missing.returncode == 2 and "['b']" in missing.stderr
+    params.write_text("walkforward: [unclosed\n")
+    broken = subprocess.run([sys.executable, *argv], capture_output=True, text=True)
+    assert broken.returncode == 2 and "not valid YAML" in broken.stderr and "Traceback" not in broken.stderr
