@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gx1.common import ArgumentParser, number_in, run_cli, write_json  # noqa: E402
 from gx1.contract import load_scaler, read_meta, scale  # noqa: E402
 from gx1.dataset import read_dataset, split_rows  # noqa: E402
+from gx1.replay import BASELINE_FEATURE  # noqa: E402  (the replay's one-feature baseline; no torch imported)
 
 CONTRACT = "gx1/models/entry_v9/nextgen_2020_2025_clean"
-BASELINE_FEATURE = "ema_slope_12_atr"
 
 
 def references(data: dict, meta: dict, seq_scaler, snap_scaler, rows: dict[str, np.ndarray]) -> dict[str, dict]:
@@ -69,8 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     snap_scaler = load_scaler(f"{args.contract_dir}/snap_scaler.joblib", meta["scalers"]["snap"]["sha256"], "snap scaler")
     data = read_dataset(args.data)
     horizon = meta["contract"]["labels"]["horizon_bars"]
-    train, val, _ = split_rows(data, 0, args.holdout_days, args.val_days, horizon)
-    _, _, counts = split_rows(data, 0, args.holdout_days, 0, horizon)
+    train, val, counts = split_rows(data, 0, args.holdout_days, args.val_days, horizon)
     eligible = np.flatnonzero(data["eligible"])
     holdout = eligible[eligible >= len(data["time"]) - counts["holdout_rows"]]  # the replay week's eligible bars
     figures = references(data, meta, seq_scaler, snap_scaler, {"train": train, "validation": val, "replay week": holdout})
