@@ -21,6 +21,7 @@ def _entry(module: str):
 
 
 synth = _entry("gx1.synth")
+sources = _entry("gx1.sources")
 bars = _entry("gx1.bars")
 dataset = _entry("gx1.dataset")
 contract = _entry("gx1.contract")
@@ -31,5 +32,6 @@ replay = _entry("gx1.replay")
 compare = _entry("gx1.compare")
 seed_summary = _entry("gx1.seed_summary")
 headline = _entry("gx1.headline")
+fold_data = _entry("gx1.fold_data")
 walkforward = _entry("gx1.walkforward")
 walkforward_summary = _entry("gx1.walkforward_summary")

@@ -12,7 +12,7 @@ trainer refuses a contract fitted on rows it holds out.
 Writes entry_v9_feature_meta.json, seq_scaler.joblib, snap_scaler.joblib and prints the
 feature contract hash: the first 16 hex digits of sha256 over the canonical JSON (sorted
 keys, no spaces) of the meta's ``contract`` part (feature names and order, categorical
-cardinalities, continuous context features, label definition, bar interval). Refitting the
+cardinalities, continuous context features, label definition, bar interval, instruments). Refitting the
 scalers changes their recorded sha256 but not the hash.
 
 This module owns the contract: building it from a dataset, hashing it, reading a meta and its
@@ -31,7 +31,7 @@ from gx1.common import (
     ArgumentParser, InputError, atomic_write_bytes, canonical_json, check_output_file, number_in, read_json, read_regular_file,
     run_cli, sha256_bytes, utc_time, write_json,
 )
-from gx1.dataset import read_bar_interval_seconds, read_dataset, read_label_config, split_rows
+from gx1.dataset import read_bar_interval_seconds, read_dataset, read_instruments, read_label_config, split_rows
 from gx1.features import CTX_CAT_FEATURES, CTX_CONT_FEATURES, FEATURE_SET, SEQ_FEATURES, SNAP_FEATURES
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ META_NAME = "entry_v9_feature_meta.json"
 SEQ_SCALER_NAME = "seq_scaler.joblib"
 SNAP_SCALER_NAME = "snap_scaler.joblib"
 CONTRACT_KEYS = ("feature_set", "seq_features", "snap_features", "ctx_cat_features", "ctx_cont_features", "labels",
-                 "bar_interval_seconds")
+                 "bar_interval_seconds", "instruments")
 MAX_SCALER_BYTES = 1 << 20
 
 
@@ -61,10 +61,11 @@ def contract_hash(meta: dict) -> str:
     return sha256_bytes(canonical_json(contract_part(meta)).encode("ascii"))[:16]
 
 
-def build_contract(label_config: dict, bar_interval_seconds: int) -> dict:
-    """The contract of a dataset built with ``label_config`` from bars of ``bar_interval_seconds``."""
+def build_contract(label_config: dict, bar_interval_seconds: int, instruments: list[str]) -> dict:
+    """The contract of a dataset built with ``label_config`` from ``instruments``' bars of ``bar_interval_seconds``."""
     return {
         "bar_interval_seconds": int(bar_interval_seconds),
+        "instruments": sorted(instruments),
         "feature_set": FEATURE_SET,
         "seq_features": list(SEQ_FEATURES),
         "snap_features": list(SNAP_FEATURES),
@@ -88,16 +89,16 @@ def fit_scaler(matrix: np.ndarray) -> StandardScaler:
 
 
 def dataset_contract(path: str) -> dict:
-    """The contract a dataset file carries (its label config and bar interval)."""
-    return build_contract(asdict(read_label_config(path)), read_bar_interval_seconds(path))
+    """The contract a dataset file carries (its label config, bar interval and instruments)."""
+    return build_contract(asdict(read_label_config(path)), read_bar_interval_seconds(path), read_instruments(path))
 
 
-def fit_contract(data: dict[str, np.ndarray], label_config: dict, bar_interval_seconds: int, holdout_days: float = 0.0,
-                 train_end: str = "") -> tuple[dict, bytes, bytes]:
+def fit_contract(data: dict[str, np.ndarray], label_config: dict, bar_interval_seconds: int, instruments: list[str],
+                 holdout_days: float = 0.0, train_end: str = "") -> tuple[dict, bytes, bytes]:
     """Return (meta, seq scaler bytes, snap scaler bytes), scalers fitted on the eligible rows a training run
     with the same ``holdout_days``/``train_end`` trains on (``gx1.dataset.split_rows``): no statistic of a
     held-out period reaches the scalers. The meta records that window (``fit``)."""
-    contract = build_contract(label_config, bar_interval_seconds)
+    contract = build_contract(label_config, bar_interval_seconds, instruments)
     fit_rows = split_rows(data, 0, holdout_days, 0, label_config["horizon_bars"], train_end)[0]
     eligible = np.zeros(len(data["time"]), dtype=bool)
     eligible[fit_rows] = True
@@ -172,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             check_output_file(output, args.data)
     label_config = asdict(read_label_config(args.data))
     data = read_dataset(args.data)
-    meta, seq_blob, snap_blob = fit_contract(data, label_config, read_bar_interval_seconds(args.data), args.holdout_days,
-                                             args.train_end)
+    meta, seq_blob, snap_blob = fit_contract(data, label_config, read_bar_interval_seconds(args.data),
+                                             read_instruments(args.data), args.holdout_days, args.train_end)
     atomic_write_bytes(out / SEQ_SCALER_NAME, seq_blob)
     atomic_write_bytes(out / SNAP_SCALER_NAME, snap_blob)
     write_json(out / META_NAME, meta)

@@ -41,7 +41,32 @@ class LabelConfig:
     early_move_atr: float = 0.5    # early move threshold in ATR units
     quality_clip: float = 5.0      # y_quality clipped to +-this
     seq_len: int = 30              # sequence window that must be complete for eligibility
-    max_gap_minutes: float = 70.0  # a larger time step inside the window or horizon makes a row ineligible
+    max_gap_minutes: float = 0.0   # a longer time step inside the window or horizon makes a row ineligible; 0 = 14 bars
+    weekend_gaps: bool = False     # true: a weekend closure (a step across a Saturday, under 4 days) is no gap
+
+
+AUTO_GAP_BARS = 14  # max_gap_minutes 0: a step longer than 14 bars of the data's interval is a gap (70 minutes at M5)
+WEEKEND_MAX_DAYS = 4  # a step across a Saturday longer than this is missing data, not a weekend
+
+
+def gap_limit_minutes(cfg: LabelConfig, interval_seconds: int) -> float:
+    """The longest step that is no gap: max_gap_minutes, or AUTO_GAP_BARS bars of the interval when it is 0."""
+    return float(cfg.max_gap_minutes) if cfg.max_gap_minutes else AUTO_GAP_BARS * interval_seconds / 60
+
+
+def gap_flags(time: np.ndarray, cfg: LabelConfig, interval_seconds: int) -> np.ndarray:
+    """flags[i]: the step from bar i-1 to bar i is a gap (longer than the limit, and not a tolerated weekend)."""
+    time_ns = np.asarray(time).astype("datetime64[ns]").astype(np.int64)
+    flags = np.zeros(len(time_ns), dtype=bool)
+    steps = np.diff(time_ns)
+    flags[1:] = steps > gap_limit_minutes(cfg, interval_seconds) * 60e9
+    if cfg.weekend_gaps and len(steps):
+        day_ns = 86_400 * 10**9
+        first_day, last_day = time_ns[:-1] // day_ns, time_ns[1:] // day_ns
+        next_saturday = first_day + (5 - (first_day + 3) % 7) % 7  # 1970-01-01 was a Thursday; Monday = 0
+        weekend = (next_saturday <= last_day) & (steps <= WEEKEND_MAX_DAYS * day_ns)
+        flags[1:] &= ~weekend
+    return flags
 
 
 def _shift(x: np.ndarray, k: int) -> np.ndarray:
@@ -242,6 +267,16 @@ def _window_count(flags: np.ndarray, back: int, ahead: int) -> np.ndarray:
     return csum[hi] - csum[lo]
 
 
+def _interval_seconds(time_ns: np.ndarray) -> int:
+    """The most common positive step in seconds (as gx1.bars.infer_interval_seconds; 1 when there is none)."""
+    steps = np.diff(time_ns)
+    steps = steps[steps > 0]
+    if not len(steps):
+        return 1
+    unique_steps, counts = np.unique(steps, return_counts=True)
+    return max(1, int(unique_steps[np.argmax(counts)] // 1_000_000_000))
+
+
 def compute_eligibility(bars: dict, feats: dict, labels: dict, cfg: LabelConfig) -> np.ndarray:
     """Rows with full feature/sequence history, all label bars, no long gap in window or horizon, ATR > 0."""
     n = len(bars["close"])
@@ -254,8 +289,7 @@ def compute_eligibility(bars: dict, feats: dict, labels: dict, cfg: LabelConfig)
     back = cfg.seq_len - 1
     history_ok = (np.arange(n) >= back) & (_window_count(~seq_ok, back, 0) == 0)
     # gap_flag[i]: the step from bar i-1 to bar i is longer than allowed.
-    gap_flag = np.zeros(n, dtype=bool)
-    gap_flag[1:] = np.diff(time_ns) > cfg.max_gap_minutes * 60e9
+    gap_flag = gap_flags(time_ns, cfg, _interval_seconds(time_ns)) if n > 1 else np.zeros(n, dtype=bool)
     # Steps inside the sequence window are at i in (t-back, t]; inside the horizon at i in [t+1, t+H].
     gaps_in_window = _window_count(gap_flag, back - 1, 0) if back >= 1 else np.zeros(n, dtype=np.int64)
     gaps_in_horizon = _window_count(np.concatenate([gap_flag[1:], [False]]), 0, cfg.horizon_bars - 1)

@@ -5,6 +5,12 @@ Run (once per bundle; the window defaults to the last 7 days of the data):
         --data data/entry_v9/full_2025.parquet --out_dir reports/replay
     python3 -m gx1.replay --bundle_dir models/entry_v10_ctx/bundle \
         --bars my_xauusd_m5.csv --out_dir reports/replay_mine --start 2025-12-01 --end 2025-12-08
+    python3 -m gx1.replay ... --data data/entry_v9/multi.parquet --instrument EURUSD   # one of several
+
+One instrument is replayed: ``--instrument``, or the only one the data holds (with ``--bars``: the
+bundle's instrument when it was trained on one, said on stderr). It must be one
+the bundle was trained on (its contract's ``instruments``) unless ``--any_instrument``; the bar
+interval and the rest of the contract must match. Data rows are counted inside that instrument.
 
 The variant (v10_ctx or v10) comes from the bundle; ENTRY_CONTEXT_FEATURES_ENABLED, when set, must agree.
 
@@ -37,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -44,11 +51,13 @@ import numpy as np
 
 from gx1.bars import infer_interval_seconds, load_bars
 from gx1.common import (
-    ArgumentParser, CheckFailed, InputError, LazyModule, atomic_write_bytes, number_in, pretty_json, replace_dir, run_cli,
-    staging_dir, tsv_bytes,
+    ArgumentParser, CheckFailed, InputError, LazyModule, atomic_write_bytes, number_in, pretty_json, printable, replace_dir,
+    run_cli, staging_dir, tsv_bytes,
 )
 from gx1.contract import build_contract, contract_hash, dataset_contract
-from gx1.dataset import build_dataset, read_dataset, read_label_config, validate_label_config
+from gx1.dataset import (
+    build_dataset, check_instrument, instrument_blocks, read_dataset, read_label_config, validate_label_config,
+)
 from gx1.features import LabelConfig
 from gx1.models.entry_v10 import OUTPUT_COLUMNS
 from gx1.models.entry_v10.variant import CONTEXT_ENV, context_from_env
@@ -69,6 +78,8 @@ class ReplayConfig:
     out_dir: str = ""
     data: str = ""                # dataset parquet (gx1.dataset) ...
     bars: str = ""                # ... or a bars file (parquet/CSV), featurised with the bundle's label config
+    instrument: str = ""          # the instrument to replay ("" = the only one the data holds)
+    any_instrument: bool = False  # replay an instrument the bundle was not trained on
     days: float | None = None     # window = the last N days of the data (default 7 when no --start/--end)
     start: str = ""               # window start, inclusive (ISO, UTC)
     end: str = ""                 # window end, exclusive (ISO, UTC)
@@ -204,42 +215,78 @@ def window_bounds(time: np.ndarray, cfg: ReplayConfig) -> tuple[int, int]:
 
 
 def _check_contract(source: str, contract: dict, bundle: bio.Bundle, fix: str) -> None:
-    """Refuse data whose contract (features, labels, bar interval) is not the bundle's, naming the difference."""
-    data_hash = contract_hash({"contract": contract})
-    if data_hash == bundle.contract_hash:
-        return
+    """Refuse data whose contract (features, labels, bar interval) is not the bundle's, naming the difference.
+    Instruments are checked apart (``_check_instrument``): a bundle trained on several replays any of them."""
     theirs = bundle.feature_meta["contract"]
-    differing = sorted(k for k in set(contract) | set(theirs) if contract.get(k) != theirs.get(k))
+    differing = sorted(k for k in set(contract) | set(theirs) if k != "instruments" and contract.get(k) != theirs.get(k))
+    if not differing:
+        return
     detail = "; ".join(f"{k}: {contract.get(k)} vs {theirs.get(k)}" for k in differing)[:300]
-    raise InputError(f"feature contract mismatch: {source} has contract hash {data_hash}, bundle {bundle.directory} has "
-                     f"{bundle.contract_hash} (differs in {detail}): {fix}")
+    raise InputError(f"feature contract mismatch: {source} has contract hash {contract_hash({'contract': contract})}, bundle "
+                     f"{bundle.directory} has {bundle.contract_hash} (differs in {detail}): {fix}")
 
 
-def load_columns(cfg: ReplayConfig, bundle: bio.Bundle) -> dict[str, np.ndarray]:
-    """Dataset columns (from --data, or built from --bars with the bundle's label config), contract-checked."""
+def _check_instrument(source: str, instrument: str, bundle: bio.Bundle, cfg: ReplayConfig) -> None:
+    trained = bundle.feature_meta["contract"]["instruments"]
+    if instrument not in trained and not cfg.any_instrument:
+        raise InputError(f"{source}: instrument {instrument} is not one bundle {bundle.directory} was trained on "
+                         f"({', '.join(trained)}): replay {' or '.join(trained)} bars, or pass --any_instrument to "
+                         "replay it anyway")
+
+
+def _choose_instrument(source: str, present: list[str], cfg: ReplayConfig) -> str:
+    if cfg.instrument:
+        if cfg.instrument not in present:
+            raise InputError(f"{source} holds no instrument {cfg.instrument} (it holds {', '.join(present)})")
+        return cfg.instrument
+    if len(present) > 1:
+        raise InputError(f"{source} holds {len(present)} instruments ({', '.join(present)}): choose one with --instrument")
+    return present[0]
+
+
+def _bundle_instrument(source: str, bundle: bio.Bundle) -> str:
+    """The instrument of bars given without --instrument: the bundle's, when it was trained on one."""
+    trained = bundle.feature_meta["contract"]["instruments"]
+    if len(trained) > 1:
+        raise InputError(f"bundle {bundle.directory} was trained on {', '.join(trained)}: say which instrument {source} "
+                         "holds with --instrument")
+    return trained[0]
+
+
+def load_columns(cfg: ReplayConfig, bundle: bio.Bundle) -> tuple[str, dict[str, np.ndarray]]:
+    """(instrument, its dataset columns): from --data, or built from --bars with the bundle's label config; contract-checked."""
     if cfg.data:
         label_config = read_label_config(cfg.data)
         data_contract = dataset_contract(cfg.data)
         _check_contract(f"data {cfg.data}", data_contract, bundle, "replay the dataset the bundle was trained on, or use "
                         "--bars to featurise bars with the bundle's config")
+        instrument = _choose_instrument(f"data {cfg.data}", data_contract["instruments"], cfg)
         columns = read_dataset(cfg.data)
+        first, end = next((a, b) for name, a, b in instrument_blocks(columns) if name == instrument)
+        columns = {name: values[first:end] for name, values in columns.items()}
     else:
         try:
             label_config = validate_label_config(LabelConfig(**bundle.feature_meta["label_config"]))
         except (KeyError, TypeError) as exc:
             raise InputError(f"bundle {bundle.directory} feature meta has no usable label_config ({exc}): "
                              "replay with --data, or rebuild the bundle") from None
+        instrument = cfg.instrument or _bundle_instrument(cfg.bars, bundle)
         bars = load_bars(cfg.bars)
-        _check_contract(f"bars {cfg.bars}", build_contract(asdict(label_config), infer_interval_seconds(bars["time"])), bundle,
+        contract = build_contract(asdict(label_config), infer_interval_seconds(bars["time"]), [instrument])
+        _check_contract(f"bars {cfg.bars}", contract, bundle,
                         "replay bars of the interval the bundle was trained on, with the code version it was trained with")
-        columns = build_dataset(bars, label_config)
+        columns = build_dataset(bars, label_config, instrument)
+    _check_instrument(cfg.data or cfg.bars, instrument, bundle, cfg)
     if bundle.seq_len > label_config.seq_len:
         raise InputError(f"bundle seq_len {bundle.seq_len} exceeds the window the data's eligibility was built for "
                          f"({label_config.seq_len}): rebuild the dataset with --seq_len {bundle.seq_len}")
     missing = [name for name in ("time", "high", "low", "close", "atr", "eligible") if name not in columns]
     if missing:
         raise InputError(f"dataset lacks columns {missing}: rebuild it with `python -m gx1.dataset`")
-    return columns
+    if cfg.bars and not cfg.instrument:
+        print(f"replaying {printable(cfg.bars)} as {instrument}, the bundle's instrument (--instrument to say otherwise)",
+              file=sys.stderr, flush=True)
+    return instrument, columns
 
 
 def _overlaps_training(bundle: bio.Bundle, window_start: np.datetime64) -> bool | None:
@@ -288,7 +335,7 @@ def replay(cfg: ReplayConfig, context_enabled: bool | None = None) -> ReplayResu
                          f"{CONTEXT_ENV}={str(bundle.use_context).lower()} or unset it")
     horizon = int(bundle.feature_meta["contract"]["labels"]["horizon_bars"])
     hold_bars = cfg.hold_bars or horizon
-    columns = load_columns(cfg, bundle)
+    instrument, columns = load_columns(cfg, bundle)
     time = columns["time"]
     lo, hi, rows = window_rows(columns, cfg)
     first = max(0, lo - (bundle.seq_len - 1))  # the history the window's sequences need; scaling is per row
@@ -307,6 +354,7 @@ def replay(cfg: ReplayConfig, context_enabled: bool | None = None) -> ReplayResu
     complete = quality["complete"]
     summary = {
         "bundle": {"feature_contract_hash": bundle.contract_hash, "model_variant": bundle.metadata.get("model_variant")},
+        "instrument": instrument,
         "window": {"start": _iso(time[lo:lo + 1])[0], "end": _iso(time[hi - 1:hi])[0],
                    "days": None if (cfg.start or cfg.end) else (7.0 if cfg.days is None else cfg.days),
                    "requested_start": cfg.start or None, "requested_end": cfg.end or None},
@@ -422,6 +470,9 @@ def parse_args(argv: list[str] | None) -> ReplayConfig:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", default="", help="dataset parquet (gx1.dataset) with the bundle's feature contract")
     source.add_argument("--bars", default="", help="bars file (parquet/CSV): features built with the bundle's label config")
+    parser.add_argument("--instrument", default="", help="instrument to replay (default: the only one the data holds)")
+    parser.add_argument("--any_instrument", action="store_true",
+                        help="replay an instrument the bundle was not trained on (same interval and contract otherwise)")
     parser.add_argument("--out_dir", required=True, help="where replay.json, outputs.tsv, trades.tsv and plot data go")
     parser.add_argument("--days", type=number_in(float, 0, 3660, low_open=True), default=None,
                         help="window = the last N days of the data (default 7; not with --start/--end)")
@@ -445,6 +496,8 @@ def parse_args(argv: list[str] | None) -> ReplayConfig:
     for flag in ("start", "end"):
         if getattr(args, flag):
             parse_time(getattr(args, flag), f"--{flag}")  # checked before any work
+    if args.instrument:
+        check_instrument(args.instrument, "--instrument")
     return ReplayConfig(**vars(args))
 
 

@@ -1,8 +1,13 @@
-"""Embedded default data: deterministic gold-like (XAUUSD) bars for one calendar year.
+"""Embedded default data: deterministic gold-like (XAUUSD) bars, or bars of another instrument, for one
+calendar year or several.
 
     python -m gx1.synth --year 2025 --seed 20250101 --out data/bars/xauusd_m5_2025.parquet
+    python -m gx1.synth --instrument EURUSD --year 2020 --last_year 2025 --seed 7 --out data/bars/eurusd.parquet
 
-Same seed -> same bytes. The market model, all whole-array numpy:
+Same arguments -> same bytes. Instruments differ in price level, volatility, decimals and spread
+(``INSTRUMENTS``); years are chained (each starts at the previous year's last close, with the seed
+``seed + (year - first year)``), so several years are one continuous series. The market model, all
+whole-array numpy:
 - calendar: the trading week runs Sunday 22:00 to Friday 21:00 UTC with a daily break
   21:00-22:00; sessions for Jan 1, Good Friday and Dec 25 are closed; about 1.4% of
   bars are missing (no ticks), mostly in quiet hours, as in real feeds;
@@ -18,15 +23,14 @@ Same seed -> same bytes. The market model, all whole-array numpy:
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 
 from gx1.bars import validate_bars, write_bars_parquet
 from gx1.common import ArgumentParser, InputError, check_output_file, number_in, run_cli
 
-START_PRICE = 2600.0
 ANNUAL_DRIFT = 0.10
-ANNUAL_VOLATILITY = 0.14  # diffusion part; jumps and gaps add about 1 point
 STUDENT_T_DEGREES = 4
 MAX_SHOCK = 10.0  # innovations beyond 10 standard deviations are clipped
 MINUTES_PER_DAY = 1440
@@ -34,6 +38,26 @@ BREAK_START_MINUTE, BREAK_END_MINUTE = 21 * 60, 22 * 60  # daily break, UTC
 TREND_STRENGTH = 0.10  # a slowly varying drift (in units of the bar's sigma): a weak, learnable momentum signal
 TREND_BARS = 36  # the drift's persistence, in bars
 MISSING_BAR_RATE = 0.07  # times (1 - activity) where activity < 1
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """What tells one synthetic instrument from another: price level, volatility regime, tick size."""
+
+    start_price: float
+    annual_volatility: float  # diffusion part; jumps and gaps add about 1 point
+    decimals: int             # prices (and spreads) are rounded to this many decimals
+    spread_scale: float       # the spread model's gold figures (about 0.2-0.3 in trading hours) times this
+
+
+INSTRUMENTS = {
+    "XAUUSD": Instrument(2600.0, 0.14, 2, 1.0),
+    "XAGUSD": Instrument(30.0, 0.26, 3, 0.012),
+    "EURUSD": Instrument(1.08, 0.07, 5, 0.0004),
+    "GBPUSD": Instrument(1.27, 0.08, 5, 0.0005),
+    "USDJPY": Instrument(150.0, 0.09, 3, 0.06),
+    "US500": Instrument(5000.0, 0.17, 2, 2.0),
+}
 
 
 def _good_friday(year: int) -> dt.date:
@@ -85,10 +109,28 @@ def _moving_average_noise(rng: np.random.Generator, length: int, window: int) ->
 
 
 def generate_gold_bars(year: int = 2025, seed: int = 20250101, interval_minutes: int = 5) -> dict[str, np.ndarray]:
-    """Deterministic gold-like bars (a bars table, see gx1.bars) for one calendar year.
+    """Deterministic gold-like bars (a bars table, see gx1.bars) for one calendar year."""
+    return generate_bars("XAUUSD", year, year, seed, interval_minutes)
 
-    The random draws happen in one fixed order (the helpers below take the generator in turn), so the
-    same seed gives the same bytes."""
+
+def generate_bars(instrument: str = "XAUUSD", year: int = 2025, last_year: int | None = None, seed: int = 20250101,
+                  interval_minutes: int = 5) -> dict[str, np.ndarray]:
+    """Deterministic bars of ``instrument`` (a key of INSTRUMENTS) for ``year`` .. ``last_year``, chained."""
+    if instrument not in INSTRUMENTS:
+        raise InputError(f"unknown synthetic instrument {instrument!r}: choose one of {', '.join(INSTRUMENTS)}")
+    last_year = year if last_year is None else last_year
+    if last_year < year:
+        raise InputError(f"last_year {last_year} is before year {year}")
+    years, price = [], INSTRUMENTS[instrument].start_price
+    for offset, one_year in enumerate(range(year, last_year + 1)):
+        years.append(_one_year(INSTRUMENTS[instrument], one_year, seed + offset, interval_minutes, price))
+        price = float(years[-1]["close"][-1])
+    return {name: np.concatenate([bars[name] for bars in years]) for name in years[0]}
+
+
+def _one_year(profile: Instrument, year: int, seed: int, interval_minutes: int, start_price: float) -> dict[str, np.ndarray]:
+    """One calendar year of bars. The random draws happen in one fixed order (the helpers below take the
+    generator in turn), so the same seed gives the same bytes."""
     if interval_minutes <= 0 or 60 % interval_minutes:
         raise InputError(f"interval_minutes must divide 60 (1, 5, 15, 60, ...), got {interval_minutes}")
     rng = np.random.default_rng(seed)
@@ -97,34 +139,38 @@ def generate_gold_bars(year: int = 2025, seed: int = 20250101, interval_minutes:
     minute_of_day = minutes % MINUTES_PER_DAY
     activity = intraday_activity(minute_of_day)
     activity /= np.sqrt(np.mean(activity**2))
-    sigma, volatility_level = _volatility(rng, activity, count, MINUTES_PER_DAY // interval_minutes)
+    sigma, volatility_level = _volatility(rng, activity, count, MINUTES_PER_DAY // interval_minutes, profile.annual_volatility)
     intrabar = _intrabar_returns(rng, np.random.default_rng([seed, 1]), activity, sigma, count)
     minutes_since_previous = np.diff(minutes, prepend=minutes[0] - 3 * MINUTES_PER_DAY)
-    log_open, log_close, log_high, log_low = _price_path(rng, intrabar, sigma, minutes_since_previous, interval_minutes)
+    log_open, log_close, log_high, log_low = _price_path(rng, intrabar, sigma, minutes_since_previous, interval_minutes,
+                                                         start_price)
     abs_shock = np.abs(log_close - log_open) / sigma
     tick_volume = np.maximum(1.0, np.round(
         700.0 * activity**1.5 * volatility_level * (0.6 + 0.4 * abs_shock) * rng.lognormal(0.0, 0.3, count)
     ))
-    spread = _spread(rng, activity, volatility_level, minute_of_day, minutes_since_previous, interval_minutes)
+    spread = profile.spread_scale * _spread(rng, activity, volatility_level, minute_of_day, minutes_since_previous,
+                                            interval_minutes)
     keep = rng.random(count) >= MISSING_BAR_RATE * np.clip(1.0 - activity, 0.0, 1.0)  # missing bars, mostly in quiet hours
-    open_, close = np.round(np.exp(log_open), 2), np.round(np.exp(log_close), 2)
+    digits, tick = profile.decimals, 10.0 ** -profile.decimals
+    open_, close = np.round(np.exp(log_open), digits), np.round(np.exp(log_close), digits)
     bars = {
         "time": (minutes * 60).astype("datetime64[s]").astype("datetime64[ns]"),
         "open": open_,
-        "high": np.maximum(np.round(np.exp(log_high), 2), np.maximum(open_, close)),
-        "low": np.minimum(np.round(np.exp(log_low), 2), np.minimum(open_, close)),
+        "high": np.maximum(np.round(np.exp(log_high), digits), np.maximum(open_, close)),
+        "low": np.minimum(np.round(np.exp(log_low), digits), np.minimum(open_, close)),
         "close": close,
         "volume": tick_volume,
-        "spread": np.maximum(0.01, np.round(spread, 2)),
+        "spread": np.maximum(tick, np.round(spread, digits)),
     }
     return {name: column[keep] for name, column in bars.items()}
 
 
-def _volatility(rng: np.random.Generator, activity: np.ndarray, count: int, bars_per_day: int) -> tuple[np.ndarray, np.ndarray]:
+def _volatility(rng: np.random.Generator, activity: np.ndarray, count: int, bars_per_day: int,
+                annual_volatility: float) -> tuple[np.ndarray, np.ndarray]:
     """(per-bar return scale, clustered volatility level): intraday activity x a level from the annual figures."""
     log_level = 0.35 * _moving_average_noise(rng, count, bars_per_day) + 0.30 * _moving_average_noise(rng, count, 20 * bars_per_day)
     volatility_level = np.exp(log_level - (0.35**2 + 0.30**2))  # E[level^2] = 1
-    return ANNUAL_VOLATILITY * np.sqrt(1.0 / count) * activity * volatility_level, volatility_level
+    return annual_volatility * np.sqrt(1.0 / count) * activity * volatility_level, volatility_level
 
 
 def _intrabar_returns(rng: np.random.Generator, trend_rng: np.random.Generator, activity: np.ndarray, sigma: np.ndarray,
@@ -139,7 +185,7 @@ def _intrabar_returns(rng: np.random.Generator, trend_rng: np.random.Generator, 
 
 
 def _price_path(rng: np.random.Generator, intrabar: np.ndarray, sigma: np.ndarray, minutes_since_previous: np.ndarray,
-                interval_minutes: int) -> tuple[np.ndarray, ...]:
+                interval_minutes: int, start_price: float) -> tuple[np.ndarray, ...]:
     """Log open, close, high, low: gaps between a bar's open and the previous close (ticks, the daily break,
     weekends/holidays), then exact Brownian-bridge extremes between open and close for the bar's scale."""
     count = len(intrabar)
@@ -147,7 +193,7 @@ def _price_path(rng: np.random.Generator, intrabar: np.ndarray, sigma: np.ndarra
     gap_scale = np.where(minutes_since_previous > MINUTES_PER_DAY, 3e-3, gap_scale)
     gaps = rng.normal(0.0, 1.0, count) * gap_scale
     gaps[0] = 0.0
-    log_close = np.log(START_PRICE) + np.cumsum(gaps + intrabar)
+    log_close = np.log(start_price) + np.cumsum(gaps + intrabar)
     log_open = log_close - intrabar
     move, middle = np.abs(log_close - log_open), (log_close + log_open) / 2
     log_high = middle + 0.5 * np.sqrt(move**2 - 2 * sigma**2 * np.log(1.0 - rng.random(count)))
@@ -171,20 +217,23 @@ def _spread(rng: np.random.Generator, activity: np.ndarray, volatility_level: np
 
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m gx1.synth", description="Write deterministic gold-like bars for one year.")
+    parser.add_argument("--instrument", choices=sorted(INSTRUMENTS), default="XAUUSD", help="instrument profile (default XAUUSD)")
     parser.add_argument("--year", type=number_in(int, 1971, 2261), default=2025, help="calendar year (default 2025)")
+    parser.add_argument("--last_year", type=number_in(int, 1971, 2261), default=None,
+                        help="last calendar year, chained after --year (default: --year alone)")
     parser.add_argument("--seed", type=number_in(int, 0, 2**63 - 1), default=20250101, help="random seed (default 20250101)")
     parser.add_argument("--interval_minutes", type=int, default=5, help="bar interval in minutes, must divide 60 (default 5)")
     parser.add_argument("--out", required=True, help="bars parquet to write")
     args = parser.parse_args(argv)
     check_output_file(args.out)
 
-    bars = generate_gold_bars(args.year, args.seed, args.interval_minutes)
+    bars = generate_bars(args.instrument, args.year, args.last_year, args.seed, args.interval_minutes)
     validate_bars(bars)
     write_bars_parquet(bars, args.out)
     first, last = (np.datetime_as_string(bars["time"][i], unit="s") for i in (0, -1))
     print(
         f"wrote {args.out}: {len(bars['time'])} bars, {first} .. {last} UTC, "
-        f"price {bars['low'].min():.2f} .. {bars['high'].max():.2f}, close {bars['close'][-1]:.2f}"
+        f"price {bars['low'].min():.6g} .. {bars['high'].max():.6g}, close {bars['close'][-1]:.6g}"
     )
     return 0
 

@@ -34,7 +34,8 @@ from gx1.common import (EXIT_BAD_INPUT, ArgumentParser, CheckFailed, InputError,
 
 CONTRACT_FILES = ("entry_v9_feature_meta.json", "seq_scaler.joblib", "snap_scaler.joblib")
 TRAIN_KNOBS = ("epochs", "seed", "learning_rate", "batch_size", "seq_len", "weight_decay", "grad_clip", "num_threads")
-REPLAY_KNOBS = ("dir_threshold", "early_threshold", "cooldown_bars", "hold_bars", "mae_mfe_bars")
+# instrument: the one to replay when the dataset holds several (the fold trains on all of them)
+REPLAY_KNOBS = ("dir_threshold", "early_threshold", "cooldown_bars", "hold_bars", "mae_mfe_bars", "instrument")
 FOLD_FIGURES = ("direction_auc", "direction_auc_baseline", "early_move_auc", "quality_corr", "trades", "goes_against",
                 "mfe_mae")
 

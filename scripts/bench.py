@@ -14,6 +14,9 @@ Measures on the embedded default year (70,217 M5 bars), all in a temporary direc
                       for five epochs; direction AUC on a validation window (--val_days)
   replay              one-week replay, bundle load and verification included (median of --repeats)
   dvc status          on this repo's pipeline, when its outputs are present and up to date
+  scaling             1, 6 and 30 instrument-years of M5 bars (--scaling_only for just this): dataset build and
+                      contract time (medians), training samples/s on the first --scaling_samples rows (the whole
+                      table read and scaled), and each command's peak RSS (its own, from wait4)
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -234,6 +238,68 @@ def bench_sweep(work: Path, runs: int, samples: int) -> dict:
             "identical_weights": len({r["weights_sha256"] for r in sequential + parallel}) == 1}
 
 
+# instrument-years -> {instrument: (first year, last year)}: 1 = the default year, 6 = six instruments x 2025,
+# 30 = five instruments x 2020-2025 (about 2.1 M bars)
+SCALING_SOURCES = {
+    1: {"XAUUSD": (2025, 2025)},
+    6: {name: (2025, 2025) for name in ("XAUUSD", "XAGUSD", "EURUSD", "GBPUSD", "USDJPY", "US500")},
+    30: {name: (2020, 2025) for name in ("XAUUSD", "XAGUSD", "EURUSD", "GBPUSD", "USDJPY")},
+}
+
+
+def timed_command(command: list[str], env: dict | None = None) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of one command, its own RSS (wait4), not the largest child's so far."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=REPO, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:3])} failed ({process.returncode}): {process.stderr.read().decode()[-500:]}")
+    return wall, usage.ru_maxrss / 1024  # Linux: KiB
+
+
+def bench_scaling(work: Path, sizes: list[int], samples: int, repeats: int) -> list[dict]:
+    """Per size: bars (gx1.sources), dataset build, contract, a training of ``samples`` rows spread over the table."""
+    import yaml
+    rows = []
+    for size in sizes:
+        root = work / f"scaling-{size}"
+        root.mkdir()
+        seeds = iter(range(101, 1000))
+        sources = {name: {"file": "synthetic", "interval_minutes": 5, "year": first, "last_year": last, "seed": next(seeds)}
+                   for name, (first, last) in SCALING_SOURCES[size].items()}
+        (root / "params.yaml").write_text(yaml.safe_dump({"data": {"sources": sources}}))
+        print(f"scaling: {size} instrument-years ...", flush=True)
+        bars_s, _ = timed_command([sys.executable, "-m", "gx1.sources", "--params", str(root / "params.yaml"),
+                                   "--out_dir", str(root / "bars")])
+        data, contract = root / "data.parquet", root / "contract"
+        builds = [timed_command([sys.executable, "-m", "gx1.dataset", "--bars", str(root / "bars"), "--out", str(data)])
+                  for _ in range(repeats)]
+        contracts = [timed_command([sys.executable, "-m", "gx1.contract", "--data", str(data), "--out_dir", str(contract)])
+                     for _ in range(repeats)]
+        table_rows = len(read_dataset(str(data), columns=["eligible"])["eligible"])
+        # a training of the first `samples` rows: the trainer still reads and scales every row of the table (the memory
+        # figure is the full table's), and its steps gather windows from the full-size matrices
+        out = root / "train"
+        train_s, train_rss = timed_command(
+            [sys.executable, "-m", TRAIN_MODULE, "--data", str(data), "--out_dir", str(out),
+             "--feature_meta_path", str(contract / META_NAME), "--seq_scaler_path", str(contract / SEQ_SCALER_NAME),
+             "--snap_scaler_path", str(contract / SNAP_SCALER_NAME), "--epochs", "1", "--limit_samples", str(samples),
+             "--log_every", "100000", "--holdout_days", "0"], env={"ENTRY_CONTEXT_FEATURES_ENABLED": "true"})
+        metrics = read_json(out / "metrics.json")
+        rows.append({"instrument_years": size, "bars": table_rows, "bars_generation_s": bars_s,
+                     "dataset_build_s": statistics.median(b[0] for b in builds),
+                     "dataset_peak_rss_mb": max(b[1] for b in builds),
+                     "contract_s": statistics.median(c[0] for c in contracts),
+                     "contract_peak_rss_mb": max(c[1] for c in contracts),
+                     "train_samples": metrics["dataset_len"], "train_samples_per_s": metrics["avg_throughput_samples_per_s"],
+                     "train_wall_s": train_s, "train_peak_rss_mb": train_rss})
+        shutil.rmtree(root)
+    return rows
+
+
 CLI_MODULES = ("gx1.synth", "gx1.bars", "gx1.dataset", "gx1.contract", TRAIN_MODULE, "gx1.bundle", "gx1.verify", "gx1.replay",
                "gx1.compare", "gx1.seed_summary", "gx1.headline")
 
@@ -262,6 +328,16 @@ def bench_dvc_status(repeats: int) -> float | None:
         return None
     return median_seconds(lambda: subprocess.run([sys.executable, "-m", "dvc", "status"], cwd=REPO, capture_output=True,
                                                  check=True), repeats)
+
+
+def format_scaling(rows: list[dict]) -> str:
+    lines = ["instrument-years       bars  dataset s  (MB)  contract s  (MB)  train samples/s  (vs 1)  train peak MB"]
+    base = rows[0]["train_samples_per_s"]
+    for r in rows:
+        lines.append(f"{r['instrument_years']:>16} {r['bars']:>10,} {r['dataset_build_s']:>10.2f} {r['dataset_peak_rss_mb']:>5.0f} "
+                     f"{r['contract_s']:>11.2f} {r['contract_peak_rss_mb']:>5.0f} {r['train_samples_per_s']:>16.0f} "
+                     f"{r['train_samples_per_s'] / base:>7.2f} {r['train_peak_rss_mb']:>14.0f}")
+    return "\n".join(lines)
 
 
 def format_table(r: dict) -> str:
@@ -321,6 +397,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode_repeats", type=int, default=3, help="runs per mode for portable vs native (0 = skip)")
     parser.add_argument("--ddp_repeats", type=int, default=3, help="runs per way for 1 process vs torchrun DDP (0 = skip)")
     parser.add_argument("--ddp_only", action="store_true", help="measure only 1 process vs torchrun DDP")
+    parser.add_argument("--scaling_sizes", type=int, nargs="*", default=[1, 6, 30], choices=sorted(SCALING_SOURCES),
+                        help="instrument-years to measure (default 1 6 30; none = skip)")
+    parser.add_argument("--scaling_samples", type=int, default=8000, help="training samples per scaling size")
+    parser.add_argument("--scaling_only", action="store_true", help="measure only the scaling table")
     parser.add_argument("--json", default="bench.json")
     args = parser.parse_args(argv)
     if args.num_threads:
@@ -331,6 +411,11 @@ def main(argv: list[str] | None = None) -> int:
                                  "load_average_before": os.getloadavg()[0]}}
     with tempfile.TemporaryDirectory(prefix="gx1-bench-") as tmp:
         work = Path(tmp)
+        if args.scaling_only:
+            results["scaling"] = bench_scaling(work, args.scaling_sizes, args.scaling_samples, args.repeats)
+            print(format_scaling(results["scaling"]))
+            write_json(args.json, results)
+            return 0
         if args.ddp_only:
             bench_dataset(work, 1)  # the dataset and contract the runs train on
             results["ddp"] = bench_ddp(work, args.sweep_samples or 8000, args.ddp_repeats or 3)
@@ -366,10 +451,14 @@ def main(argv: list[str] | None = None) -> int:
             for runs in (cores, 2 * cores):
                 print(f"sweep: {runs} runs one after another, then at once ...", flush=True)
                 results["sweeps"].append(bench_sweep(work, runs, args.sweep_samples))
+        if args.scaling_sizes:
+            results["scaling"] = bench_scaling(work, args.scaling_sizes, args.scaling_samples, args.repeats)
     results["dvc_status_s"] = bench_dvc_status(3)
     results["help_s"] = bench_help(args.repeats)
     results["machine"]["load_average_after"] = os.getloadavg()[0]
     print(format_table(results))
+    if results.get("scaling"):
+        print(format_scaling(results["scaling"]))
     write_json(args.json, results)
     print(f"wrote {args.json} (load average before/after {results['machine']['load_average_before']:.2f}/"
           f"{results['machine']['load_average_after']:.2f} on {os.cpu_count()} cores)")

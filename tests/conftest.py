@@ -52,7 +52,7 @@ def small_pipeline(tmp_path_factory):
     root = tmp_path_factory.mktemp("pipeline")
     bars = {k: v[:SMALL_BARS] for k, v in generate_gold_bars(2025, seed=7).items()}
     write_bars_parquet(bars, root / "bars.parquet")
-    assert dataset.main(["--bars", str(root / "bars.parquet"), "--out", str(root / "data.parquet"),
+    assert dataset.main(["--bars", "XAUUSD=" + str(root / "bars.parquet"), "--out", str(root / "data.parquet"),
                          "--stats", str(root / "dataset.json")]) == 0
     assert contract.main(["--data", str(root / "data.parquet"), "--out_dir", str(root / "contract")]) == 0
     return {

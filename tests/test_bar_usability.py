@@ -67,3 +67,44 @@ def test_missing_spread_and_volume_are_named(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "note: spread is 0 on every bar" in result.stderr and "spread_bps" in result.stderr
     assert "volume is 0" not in result.stderr
+
+
+def reference_gap_flags(time: np.ndarray, limit_minutes: float, weekend_gaps: bool) -> np.ndarray:
+    """The gap rule step by step with datetime arithmetic (no shared code)."""
+    import datetime as dt
+    stamps = [dt.datetime.fromisoformat(str(t)[:19]) for t in time.astype("datetime64[s]")]
+    flags = [False]
+    for before, after in zip(stamps[:-1], stamps[1:]):
+        long_step = (after - before).total_seconds() / 60 > limit_minutes
+        days = [before.date() + dt.timedelta(days=k) for k in range((after.date() - before.date()).days + 1)]
+        weekend = any(day.weekday() == 5 for day in days) and (after - before) <= dt.timedelta(days=4)
+        flags.append(long_step and not (weekend_gaps and weekend))
+    return np.array(flags)
+
+
+def test_gap_rule_scales_with_the_interval_and_can_tolerate_weekends():
+    from gx1.features import gap_flags
+    from gx1.synth import generate_bars
+    hourly = generate_bars("EURUSD", 2025, 2025, 3, interval_minutes=60)
+    time = hourly["time"]
+    time = np.concatenate([time[:1500], time[1548:]])  # two days missing mid-week: a gap in any mode
+    for weekend_gaps in (False, True):
+        cfg = LabelConfig(max_gap_minutes=0, weekend_gaps=weekend_gaps)  # 0 = 14 bars: 840 minutes at H1
+        assert np.array_equal(gap_flags(time, cfg, 3600), reference_gap_flags(time, 840, weekend_gaps))
+    assert gap_flags(time, LabelConfig(max_gap_minutes=0), 300).sum() > gap_flags(time, LabelConfig(max_gap_minutes=0), 3600).sum()
+
+    def monday_rows(cfg: LabelConfig) -> tuple[int, int]:
+        columns = build_dataset(hourly, cfg)
+        monday = columns["day_of_week"] == 0
+        return int((columns["eligible"] & monday).sum()), int(monday.sum())
+    assert monday_rows(LabelConfig(max_gap_minutes=70))[0] == 0  # the M5 limit at H1: no row at all
+    assert monday_rows(LabelConfig())[0] == 0  # 14 bars, weekends are gaps: every Monday window crosses one
+    eligible, mondays = monday_rows(LabelConfig(weekend_gaps=True))
+    assert eligible > 0.9 * mondays
+
+
+def test_auto_gap_limit_at_m5_is_the_old_70_minutes():
+    from gx1.synth import generate_gold_bars
+    bars = {k: v[:20_000] for k, v in generate_gold_bars(2025, 5).items()}
+    auto, fixed = build_dataset(bars, LabelConfig()), build_dataset(bars, LabelConfig(max_gap_minutes=70))
+    assert np.array_equal(auto["eligible"], fixed["eligible"]) and 0 < auto["eligible"].sum() < len(auto["eligible"])

@@ -53,8 +53,8 @@ def test_refitted_scalers_keep_the_hash(small_pipeline, tmp_path):
     data = read_dataset(str(small_pipeline["data"]))
     half = {k: v[: len(v) // 2] for k, v in data.items()}
     label_config = json.loads(small_pipeline["meta"].read_text())["label_config"]
-    meta_full, seq_full, _ = contract.fit_contract(data, label_config, 300)
-    meta_half, seq_half, _ = contract.fit_contract(half, label_config, 300)
+    meta_full, seq_full, _ = contract.fit_contract(data, label_config, 300, ["XAUUSD"])
+    meta_half, seq_half, _ = contract.fit_contract(half, label_config, 300, ["XAUUSD"])
     assert seq_full != seq_half and meta_full["scalers"] != meta_half["scalers"]
     assert contract.contract_hash(meta_full) == contract.contract_hash(meta_half)
 
@@ -93,8 +93,8 @@ def test_dataset_cli_reports_rows_and_rate(small_pipeline, capsys):
 def test_bar_interval_is_part_of_the_contract(small_pipeline):
     """The same features on H1 bars are another contract: a bundle records which interval it was trained on."""
     label_config = json.loads(small_pipeline["meta"].read_text())["label_config"]
-    m5 = contract.contract_hash({"contract": contract.build_contract(label_config, 300)})
-    h1 = contract.contract_hash({"contract": contract.build_contract(label_config, 3600)})
+    m5 = contract.contract_hash({"contract": contract.build_contract(label_config, 300, ["XAUUSD"])})
+    h1 = contract.contract_hash({"contract": contract.build_contract(label_config, 3600, ["XAUUSD"])})
     assert m5 != h1 and contract.dataset_contract(str(small_pipeline["data"]))["bar_interval_seconds"] == 300
     assert contract.contract_hash(json.loads(small_pipeline["meta"].read_text())) == m5
 
@@ -124,7 +124,7 @@ def test_scalers_never_see_the_held_out_period(small_pipeline, tmp_path):
 
     def rewritten(path, rows):
         columns = {name: table.column(name).to_numpy().copy() for name in table.column_names}
-        for name in contract.build_contract(json.loads(table.schema.metadata[b"gx1.label_config"]), 300)["seq_features"]:
+        for name in contract.build_contract(json.loads(table.schema.metadata[b"gx1.label_config"]), 300, ["XAUUSD"])["seq_features"]:
             columns[name][rows] = columns[name][rows] * 7.0 + 3.0
         pq.write_table(pa.table(columns).replace_schema_metadata(table.schema.metadata), path)
         return path

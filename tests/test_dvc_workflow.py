@@ -181,7 +181,7 @@ def test_repro_from_scratch_twice_gives_identical_md5s(project):
     lock_path = project["dir"] / "dvc.lock"
     first = locked_outs(lock_path)
     assert {path for path in first} >= {
-        "data/bars/xauusd_m5_2025.parquet", "data/entry_v9/full_2025.parquet", "models/entry_v10_ctx/pipeline",
+        "data/bars/sources", "data/entry_v9/full_2025.parquet", "models/entry_v10_ctx/pipeline",
         BUNDLE, TRAIN_METRICS, "reports/verify.json", "reports/replay/replay.json"}, sorted(first)
 
     for path in first:
@@ -407,10 +407,10 @@ def test_walkforward_folds_are_stages_and_a_new_fold_runs_alone(project):
     try:
         params.write_text(original.replace("  folds: {}", f"  folds: {{{fold_a}}}", 1))
         first = dvc(project, "repro", "walkforward")
-        assert stages_run(first.stdout) == ["fold@a", "walkforward"], first.stdout[-2000:]
+        assert stages_run(first.stdout) == ["fold_data@a", "fold@a", "walkforward"], first.stdout[-2000:]
         params.write_text(original.replace("  folds: {}", f'  folds: {{{fold_a}, b: {{start: "2025-01-13", days: 2}}}}', 1))
         second = dvc(project, "repro", "walkforward")
-        assert stages_run(second.stdout) == ["fold@b", "walkforward"], second.stdout[-2000:]  # fold a: unchanged, kept
+        assert stages_run(second.stdout) == ["fold_data@b", "fold@b", "walkforward"], second.stdout[-2000:]  # fold a: unchanged, kept
         assert not dvc_status(project)
         summary = json.loads((project["dir"] / "reports/walkforward/summary.json").read_text())
         table = (project["dir"] / "reports/walkforward/folds.tsv").read_text().splitlines()

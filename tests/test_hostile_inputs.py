@@ -340,6 +340,11 @@ def test_bars_of_another_interval_are_refused_at_replay(trained_run, small_pipel
     ("gx1.dataset", ["--bars", "{bars}", "--out", "{tmp}/d.parquet", "--point_size", "inf"], "--point_size"),
     ("gx1.bars", ["--input", "{tmp}/dup.csv", "--output", "{tmp}/o.parquet"], "more than once"),
     ("gx1.contract", ["--data", "{tmp}/badmeta.parquet", "--out_dir", "{tmp}/c"], "label config is not valid"),
+    ("gx1.dataset", ["--bars", "{bars}", "--out", "{tmp}/d.parquet", "--weekend_gaps", "yes"], "--weekend_gaps"),
+    ("gx1.dataset", ["--bars", "eur usd={bars}", "--out", "{tmp}/d.parquet"], "is not a symbol"),
+    ("gx1.fold_data", ["--data", "{data}", "--start", "2020-01-01", "--days", "1", "--out", "{tmp}/f.parquet"],
+     "the fold starts before the data"),
+    ("gx1.sources", ["--params", "{tmp}/list.json", "--out_dir", "{tmp}/s"], "data.sources must map"),
     pytest.param("gx1.models.entry_v10.entry_v10_ctx_train", ["--feature_meta_path", "{tmp}/list.json"], "no 'contract' object",
                  marks=pytest.mark.slow),  # the trainer's checks run after torch loads: seconds
     pytest.param("gx1.models.entry_v10.entry_v10_ctx_train", ["--feature_meta_path", "{tmp}/nokeys.json"], "regenerate it",
@@ -352,7 +357,7 @@ def test_bad_inputs_get_one_line_and_exit_2(small_pipeline, tmp_path, module, ar
                    tmp_path / "badmeta.parquet")
     (tmp_path / "list.json").write_text("[]")
     (tmp_path / "nokeys.json").write_text('{"contract": {}}')
-    argv = [a.format(tmp=tmp_path, bars=small_pipeline["bars"]) for a in argv]
+    argv = [a.format(tmp=tmp_path, bars=small_pipeline["bars"], data=small_pipeline["data"]) for a in argv]
     if module.endswith("entry_v10_ctx_train"):
         base = train_argv(small_pipeline, tmp_path / "out")
         base[base.index("--feature_meta_path") + 1] = argv[1]

@@ -250,7 +250,8 @@ def test_refusals_exit_2_with_one_line(small_pipeline, bundle_dir, tmp_path, mon
     if case == "contract_mismatch":
         label_config = json.loads(pq.read_schema(data).metadata[b"gx1.label_config"])
         interval = int(pq.read_schema(data).metadata[b"gx1.bar_interval_seconds"])
-        data_hash = contract_hash({"contract": build_contract(label_config, interval)})
+        instruments = json.loads(pq.read_schema(data).metadata[b"gx1.instruments"])
+        data_hash = contract_hash({"contract": build_contract(label_config, interval, instruments)})
         bundle_hash = (bundle_dir / "feature_contract_hash.txt").read_text().strip()
         assert data_hash != bundle_hash and data_hash in err and bundle_hash in err
 

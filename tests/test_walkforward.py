@@ -11,7 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from gx1 import walkforward, walkforward_summary
+from gx1 import dataset, fold_data, walkforward, walkforward_summary
+from gx1.bars import write_bars_parquet
 from gx1.dataset import read_dataset
 
 START, DAYS = "2025-01-09", 2.0  # about 900 training rows: a small fold
@@ -44,6 +45,15 @@ def test_fold_trains_only_before_its_start_and_replays_its_period(small_pipeline
     # a DVC output: only byte-stable files (the wall clock, speed and run log went to --timing_dir)
     names = {p.name for p in out.rglob("*") if p.is_file()}
     assert not names & {"metrics.json", "run_log.txt"} and {"reproducible_metrics.json", "fold.json"} <= names
+    # the fold on its own slice of the data (the DVC fold stage's input) gives the same row, replay and weights
+    assert fold_data.main(["--data", str(small_pipeline["data"]), "--start", START, "--days", str(DAYS),
+                           "--out", str(tmp_path / "slice.parquet")]) == 0
+    sliced = tmp_path / "folds" / "sliced"
+    assert walkforward.main(["--data", str(tmp_path / "slice.parquet"), "--start", START, "--days", str(DAYS),
+                             "--out_dir", str(sliced), "--epochs", "1", "--num_threads", "2",
+                             "--timing_dir", str(tmp_path / "timing")]) == 0
+    for name in ("fold.json", "replay/outputs.tsv", "replay/trades.tsv", "replay/replay.json", "model/model_state_dict.pt"):
+        assert (sliced / name).read_bytes() == (out / name).read_bytes(), name
 
 
 def fold_row(start: str, auc: float, trades: int | None) -> dict:
@@ -102,3 +112,28 @@ def test_summary_counts_only_the_folds_params_yaml_names(tmp_path):
     params.write_text("walkforward: [unclosed\n")
     broken = subprocess.run([sys.executable, *argv], capture_output=True, text=True)
     assert broken.returncode == 2 and "not valid YAML" in broken.stderr and "Traceback" not in broken.stderr
+
+
+def test_fold_data_ignores_bars_after_the_fold(small_pipeline, tmp_path):
+    """A fold's slice (its DVC input) is byte-identical when bars after its end + tail change; a later fold's is not."""
+    table = {name: values for name, values in read_dataset(str(small_pipeline["bars"])).items()}
+    changed = {**table, **{k: np.where(np.arange(len(table[k])) >= 2000, table[k] * 1.01, table[k])
+                           for k in ("open", "high", "low", "close")}}
+    slices = {}
+    for version, bars in (("old", table), ("new", changed)):
+        write_bars_parquet(bars, tmp_path / f"xauusd_{version}.parquet")
+        assert dataset.main(["--bars", str(tmp_path / f"xauusd_{version}.parquet"), "--out", str(tmp_path / f"{version}.data")]) == 0
+        for fold, start in (("early", "2025-01-06"), ("late", "2025-01-12")):
+            out = tmp_path / f"{version}-{fold}.parquet"
+            assert fold_data.main(["--data", str(tmp_path / f"{version}.data"), "--start", start, "--days", "1",
+                                   "--out", str(out)]) == 0
+            slices[version, fold] = out.read_bytes()
+    time = table["time"].astype("datetime64[s]")
+    assert np.searchsorted(time, np.datetime64("2025-01-07")) + fold_data.DEFAULT_TAIL_BARS < 2000  # the early fold ends before
+    assert slices["old", "early"] == slices["new", "early"]
+    assert slices["old", "late"] != slices["new", "late"]
+    early = read_dataset(str(tmp_path / "old-early.parquet"))
+    whole = read_dataset(str(tmp_path / "old.data"))
+    kept = len(early["time"])
+    assert all(np.array_equal(early[c], whole[c][:kept], equal_nan=c != "instrument") for c in whole)
+    assert kept == np.searchsorted(time, np.datetime64("2025-01-07")) + fold_data.DEFAULT_TAIL_BARS

@@ -29,7 +29,7 @@ from gx1.common import (
 from gx1.common import sha256_file, staging_dir
 from gx1.cpu import auto_threads, machine_facts
 from gx1.contract import contract_hash, dataset_contract, load_scaler, read_meta
-from gx1.dataset import read_dataset, read_label_config, split_rows
+from gx1.dataset import holdout_mask, read_dataset, read_label_config, split_rows
 from gx1.models.entry_v10 import bundle_io, distributed
 from gx1.models.entry_v10.distributed import World
 from gx1.models.entry_v10.entry_v10_ctx_train import TrainConfig
@@ -110,7 +110,7 @@ def check_scaler_fit(meta: dict, time: np.ndarray, counts: dict, cfg: TrainConfi
     their statistics would reach the model. A meta without its fit window counts as fitted on every row."""
     if not counts["holdout_rows"]:
         return
-    held_out_from = time[len(time) - counts["holdout_rows"]].astype("datetime64[s]")
+    held_out_from = time[holdout_mask(time, cfg.holdout_days, cfg.train_end)].min().astype("datetime64[s]")
     last = (meta.get("fit") or {}).get("last_time")
     if last is None or np.datetime64(last.removesuffix("Z"), "s") >= held_out_from:
         raise InputError(f"the scalers in {cfg.feature_meta_path} were fitted on rows up to {last or 'the end of the data'}, "
