@@ -272,6 +272,23 @@ def replace_dir(staging: Path, final: Path, owned: Callable[[Path], bool]) -> No
         shutil.rmtree(old, ignore_errors=True)
 
 
+def swap_in_folder(final: Path, fill: Callable[[Path], Any], owned: Callable[[Path], bool]) -> Any:
+    """Run ``fill(staging)`` in a new staging folder beside ``final`` and swap it in whole (``replace_dir``); any failure
+    removes the staging folder and leaves ``final`` as it was. Returns what ``fill`` returns."""
+    staging = staging_dir(final)
+    try:
+        result = fill(staging)
+        replace_dir(staging, final, owned)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
+def owned_when_holding(marker: str) -> Callable[[Path], bool]:
+    """``owned`` for replace_dir: a folder this tool wrote (it holds ``marker``) or an empty one."""
+    return lambda path: (Path(path) / marker).exists() or not any(Path(path).iterdir())
+
+
 def staging_dir(final: Path) -> Path:
     """A new hidden folder beside ``final`` to build its next content in (ordinary permissions).
 

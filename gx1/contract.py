@@ -31,7 +31,9 @@ from gx1.common import (
     ArgumentParser, InputError, atomic_write_bytes, canonical_json, check_output_file, number_in, read_json, read_regular_file,
     run_cli, sha256_bytes, utc_time, write_json,
 )
-from gx1.dataset import read_bar_interval_seconds, read_dataset, read_instruments, read_label_config, split_rows
+from gx1.dataset import (
+    read_bar_interval_seconds, read_dataset, read_dataset_schema_names, read_instruments, read_label_config, split_rows,
+)
 from gx1.features import CTX_CAT_FEATURES, CTX_CONT_FEATURES, FEATURE_SET, SEQ_FEATURES, SNAP_FEATURES
 
 if TYPE_CHECKING:
@@ -151,10 +153,14 @@ def load_scaler(path: str | Path, expected_sha256: str, what: str) -> StandardSc
 
 
 def scale(matrix: np.ndarray, scaler: StandardScaler) -> np.ndarray:
-    """(x - mean) / scale in float32; NaN stays NaN. The one scaling used by training and replay."""
+    """(x - mean) / scale in float32; NaN stays NaN. The one scaling used by training and replay.
+    A float32 ``matrix`` is scaled in place (the caller's fresh stack of columns: no second full-size copy)."""
     mean = scaler.mean_.astype(np.float32)
     std = scaler.scale_.astype(np.float32)
-    return (matrix.astype(np.float32) - mean) / std
+    out = matrix.astype(np.float32, copy=False)
+    out -= mean
+    out /= std
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         if output:
             check_output_file(output, args.data)
     label_config = asdict(read_label_config(args.data))
-    data = read_dataset(args.data)
+    present = set(read_dataset_schema_names(args.data))
+    data = read_dataset(args.data, columns=[c for c in ("time", "instrument", "eligible", *SEQ_FEATURES, *SNAP_FEATURES)
+                                            if c in present])  # not the prices and labels: less memory on big tables
     meta, seq_blob, snap_blob = fit_contract(data, label_config, read_bar_interval_seconds(args.data),
                                              read_instruments(args.data), args.holdout_days, args.train_end)
     atomic_write_bytes(out / SEQ_SCALER_NAME, seq_blob)

@@ -189,6 +189,16 @@ def read_bar_interval_seconds(path: str) -> int:
     return int(raw)
 
 
+def read_dataset_schema_names(path: str) -> list[str]:
+    """The column names of a dataset file."""
+    try:
+        return pq.read_schema(path).names
+    except FileNotFoundError:
+        raise InputError(f"dataset not found: {path} (run `dvc repro dataset` or `python -m gx1.dataset`)") from None
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"cannot read dataset {path}: {printable(exc)}") from None
+
+
 def read_instruments(path: str) -> list[str]:
     """The instruments a dataset file holds (sorted), from its schema metadata."""
     raw = _schema_metadata(path, INSTRUMENTS_KEY, "instrument list")
@@ -214,8 +224,12 @@ def read_dataset(path: str, columns: list[str] | None = None) -> dict[str, np.nd
         col = table.column(name)
         if pa.types.is_timestamp(col.type):
             out[name] = col.cast(pa.timestamp("ns")).to_numpy().astype("datetime64[ns]")
-        elif pa.types.is_dictionary(col.type) or pa.types.is_string(col.type):
-            out[name] = np.asarray(col.cast(pa.string()).to_numpy(zero_copy_only=False).astype(str))
+        elif pa.types.is_dictionary(col.type):  # the instrument column: names looked up by index, no Python objects
+            chunk = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+            names = np.asarray(chunk.dictionary.to_pylist() or [""], dtype=str)
+            out[name] = names[chunk.indices.to_numpy(zero_copy_only=False)]
+        elif pa.types.is_string(col.type):
+            out[name] = np.asarray(col.to_numpy(zero_copy_only=False).astype(str))
         else:
             out[name] = col.to_numpy()
     return out

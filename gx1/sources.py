@@ -20,7 +20,6 @@ the previous folder as it was. Exit 2 with one line for a bad source.
 """
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import numpy as np
 
 from gx1.bars import infer_interval_seconds, interval_name, write_bars_parquet
 from gx1.common import (
-    ArgumentParser, InputError, printable, replace_dir, run_cli, staging_dir, write_json,
+    ArgumentParser, InputError, owned_when_holding, printable, run_cli, swap_in_folder, write_json,
 )
 from gx1.dataset import check_instrument, load_instrument_bars
 from gx1.synth import INSTRUMENTS, generate_bars
@@ -96,9 +95,9 @@ def source_bars(instrument: str, entry: dict, where: str) -> dict[str, np.ndarra
 def build_sources(params_path: str, out_dir: str) -> dict:
     """Write every source's bars into ``out_dir`` (swapped in whole); return the manifest."""
     sources = read_sources(params_path)
-    manifest = {}
-    staging = staging_dir(out_dir)
-    try:
+
+    def fill(staging: Path) -> dict:
+        manifest = {}
         for instrument, entry in sources.items():
             bars = source_bars(instrument, entry, f"{params_path}: data.sources.{instrument}")
             write_bars_parquet(bars, staging / f"{instrument}.parquet")
@@ -111,11 +110,8 @@ def build_sources(params_path: str, out_dir: str) -> dict:
             print(f"{instrument}: {manifest[instrument]['bars']} {manifest[instrument]['interval']} bars, "
                   f"{manifest[instrument]['first_time']} .. {manifest[instrument]['last_time']}", file=sys.stderr, flush=True)
         write_json(staging / "sources.json", manifest)
-        replace_dir(staging, out_dir, owned=lambda path: (path / "sources.json").exists() or not any(path.iterdir()))
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)  # a failed run leaves the previous folder, and nothing else
-        raise
-    return manifest
+        return manifest
+    return swap_in_folder(Path(out_dir), fill, owned_when_holding("sources.json"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,9 @@ Each fold is an expanding window: the contract (scalers) is fitted and the model
 before ``--start`` whose label horizon ends before it (``gx1.contract --train_end``, trainer ``--train_end``:
 the embargo of ``gx1.dataset.split_rows``), so no statistic of the replayed period reaches its model. Then
 ``gx1.replay --start --end`` replays [start, start + days). Each step runs as its own command (its own pins,
-threads and exit code).
+threads and exit code). A dataset of several instruments trains one model on all of them and replays each
+(``replay/<INSTRUMENT>/``; ``--instrument`` picks one): the fold's row sums the counts (bars, candidates,
+trades) and averages the other figures over the instruments, and ``instruments`` in fold.json gives each.
 
 Writes ``<out_dir>/contract/`` (meta and scalers), ``<out_dir>/model/`` (the verified bundle),
 ``<out_dir>/train/`` (the byte-stable training reports: curves, reproducible metrics), ``<out_dir>/replay/``
@@ -24,13 +26,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from gx1.common import (EXIT_BAD_INPUT, ArgumentParser, CheckFailed, InputError, number_in, read_json_object,
-                        replace_dir, run_cli, staging_dir, utc_time, write_json)
+from gx1.common import (EXIT_BAD_INPUT, ArgumentParser, CheckFailed, InputError, number_in, owned_when_holding,
+                        read_json_object, run_cli, swap_in_folder, utc_time, write_json)
+from gx1.dataset import read_instruments
 
 CONTRACT_FILES = ("entry_v9_feature_meta.json", "seq_scaler.joblib", "snap_scaler.joblib")
 TRAIN_KNOBS = ("epochs", "seed", "learning_rate", "batch_size", "seq_len", "weight_decay", "grad_clip", "num_threads")
@@ -44,6 +46,21 @@ def fold_end(start: str, days: float) -> str:
     """The fold period's exclusive end, ISO UTC."""
     begin = dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
     return (begin + dt.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+COUNTS = ("replayed_bars", "candidates", "trades")
+
+
+def pooled(rows: list[dict]) -> dict:
+    """One row of several instruments' replays: counts summed, every other figure averaged (None when none has it)."""
+    out = {}
+    for key in ("replayed_bars", "candidates", *FOLD_FIGURES):
+        values = [row[key] for row in rows if isinstance(row[key], (int, float))]
+        if key in COUNTS:
+            out[key] = sum(values) if values else None
+        else:
+            out[key] = sum(values) / len(values) if values else None
+    return out if len(rows) > 1 else dict(rows[0])
 
 
 def _step(what: str, argv: list[str]) -> None:
@@ -61,9 +78,9 @@ def run_fold(data: str, start: str, days: float, out_dir: Path, train: dict, rep
     Everything in ``out_dir`` is byte-stable (the same inputs give the same bytes); the training's wall clock,
     speed and log go to ``timing_dir``, as the train stage's do."""
     end = fold_end(start, days)
-    staging = staging_dir(out_dir)
-    contract, model, reports, replayed = (staging / name for name in ("contract", "model", "train", "replay"))
-    try:
+
+    def fill(staging: Path) -> dict:
+        contract, model, reports, replayed = (staging / name for name in ("contract", "model", "train", "replay"))
         _step("contract", ["gx1.contract", "--data", data, "--out_dir", str(contract), "--train_end", start])
         meta, seq, snap = (str(contract / name) for name in CONTRACT_FILES)
         _step("training", ["gx1.models.entry_v10.entry_v10_ctx_train", "--data", data, "--out_dir", str(model),
@@ -71,19 +88,24 @@ def run_fold(data: str, start: str, days: float, out_dir: Path, train: dict, rep
                            "--train_end", start, "--holdout_days", "0", "--val_days", "0", "--log_every", "1000",
                            "--report_dir", str(reports), "--timing_dir", timing_dir,
                            *[a for k, v in train.items() for a in (f"--{k}", str(v))]])
-        _step("replay", ["gx1.replay", "--bundle_dir", str(model), "--data", data, "--out_dir", str(replayed),
-                         "--start", start, "--end", end, *[a for k, v in replay.items() for a in (f"--{k}", str(v))]])
-        summary = read_json_object(replayed / "summary.json", "replay summary")
-        details = read_json_object(replayed / "replay.json", "replay report")
         trained = read_json_object(reports / "reproducible_metrics.json", "training metrics", keys=("dataset_len",))
-        row = {"start": start, "end": end, "train_samples": trained["dataset_len"], "replayed_bars": details["eligible_bars"],
-               "candidates": details["n_candidates"], **{k: summary.get(k) for k in FOLD_FIGURES}}
+        instruments = [replay["instrument"]] if replay.get("instrument") else read_instruments(data)
+        replays = {}
+        for instrument in instruments:  # one replay per instrument: trades are per instrument
+            folder = replayed if len(instruments) == 1 else replayed / instrument
+            _step("replay", ["gx1.replay", "--bundle_dir", str(model), "--data", data, "--out_dir", str(folder),
+                             "--start", start, "--end", end, "--instrument", instrument,
+                             *[a for k, v in replay.items() if k != "instrument" for a in (f"--{k}", str(v))]])
+            summary = read_json_object(folder / "summary.json", "replay summary")
+            details = read_json_object(folder / "replay.json", "replay report")
+            replays[instrument] = {"replayed_bars": details["eligible_bars"], "candidates": details["n_candidates"],
+                                   **{k: summary.get(k) for k in FOLD_FIGURES}}
+        row = {"start": start, "end": end, "train_samples": trained["dataset_len"], **pooled(list(replays.values()))}
+        if len(instruments) > 1:
+            row["instruments"] = replays
         write_json(staging / "fold.json", row)
-        replace_dir(staging, out_dir, owned=lambda path: (path / "fold.json").exists() or not any(path.iterdir()))
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)  # a failed fold leaves its previous folder, and nothing else
-        raise
-    return row
+        return row
+    return swap_in_folder(out_dir, fill, owned_when_holding("fold.json"))  # a failed fold leaves its previous folder
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -180,3 +180,22 @@ def test_sources_stage_writes_every_instrument_and_refuses_bad_entries(instrumen
         code, err = cli(sources.main, ["--params", write_params(tmp_path / "bad.yaml", entries), "--out_dir", str(out)], capsys)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (entries, err)
         assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing lost
+
+
+@pytest.mark.slow  # trains one small fold on two instruments
+def test_walkforward_fold_over_two_instruments_replays_each(datasets, tmp_path):
+    from gx1 import walkforward
+    out = tmp_path / "fold"
+    assert walkforward.main(["--data", datasets["both"], "--start", "2025-01-09", "--days", "2", "--out_dir", str(out),
+                             "--epochs", "1", "--num_threads", "2", "--timing_dir", str(tmp_path / "timing")]) == 0
+    row = json.loads((out / "fold.json").read_text())
+    replays = {name: json.loads((out / "replay" / name / "replay.json").read_text()) for name in ("EURUSD", "XAUUSD")}
+    assert {r["instrument"] for r in replays.values()} == {"EURUSD", "XAUUSD"}
+    assert row["replayed_bars"] == sum(r["eligible_bars"] for r in replays.values())
+    assert row["trades"] == sum(r["n_trades_created"] for r in replays.values())
+    aucs = [r["model_quality"]["direction_auc"] for r in replays.values()]
+    assert row["direction_auc"] == pytest.approx(sum(aucs) / 2) and row["instruments"]["EURUSD"]["direction_auc"] == aucs[0]
+    trained = json.loads((out / "train" / "reproducible_metrics.json").read_text())
+    data = read_dataset(datasets["both"])
+    train, _, _ = split_rows(data, 0, 0, 0, 6, "2025-01-09")
+    assert trained["dataset_len"] == len(train) and set(data["instrument"][train]) == {"EURUSD", "XAUUSD"}
