@@ -262,8 +262,12 @@ def load_columns(cfg: ReplayConfig, bundle: bio.Bundle) -> tuple[str, dict[str, 
                         "--bars to featurise bars with the bundle's config")
         instrument = _choose_instrument(f"data {cfg.data}", data_contract["instruments"], cfg)
         columns = read_dataset(cfg.data)
-        first, end = next((a, b) for name, a, b in instrument_blocks(columns) if name == instrument)
-        columns = {name: values[first:end] for name, values in columns.items()}
+        blocks = {name: (a, b) for name, a, b in instrument_blocks(columns)}
+        if "instrument" in columns:  # the instrument's rows (a file without the column holds one instrument)
+            if instrument not in blocks:
+                raise InputError(f"data {cfg.data} lists {instrument} in its metadata but has no row of it: rebuild it")
+            first, end = blocks[instrument]
+            columns = {name: values[first:end] for name, values in columns.items()}
     else:
         try:
             label_config = validate_label_config(LabelConfig(**bundle.feature_meta["label_config"]))
