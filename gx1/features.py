@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from gx1.bars import infer_interval_seconds
+
 FEATURE_SET = "entry_v9"
 
 SEQ_FEATURES = (
@@ -267,16 +269,6 @@ def _window_count(flags: np.ndarray, back: int, ahead: int) -> np.ndarray:
     return csum[hi] - csum[lo]
 
 
-def _interval_seconds(time_ns: np.ndarray) -> int:
-    """The most common positive step in seconds (as gx1.bars.infer_interval_seconds; 1 when there is none)."""
-    steps = np.diff(time_ns)
-    steps = steps[steps > 0]
-    if not len(steps):
-        return 1
-    unique_steps, counts = np.unique(steps, return_counts=True)
-    return max(1, int(unique_steps[np.argmax(counts)] // 1_000_000_000))
-
-
 def compute_eligibility(bars: dict, feats: dict, labels: dict, cfg: LabelConfig) -> np.ndarray:
     """Rows with full feature/sequence history, all label bars, no long gap in window or horizon, ATR > 0."""
     n = len(bars["close"])
@@ -289,7 +281,7 @@ def compute_eligibility(bars: dict, feats: dict, labels: dict, cfg: LabelConfig)
     back = cfg.seq_len - 1
     history_ok = (np.arange(n) >= back) & (_window_count(~seq_ok, back, 0) == 0)
     # gap_flag[i]: the step from bar i-1 to bar i is longer than allowed.
-    gap_flag = gap_flags(time_ns, cfg, _interval_seconds(time_ns)) if n > 1 else np.zeros(n, dtype=bool)
+    gap_flag = gap_flags(time_ns, cfg, infer_interval_seconds(time_ns)) if n > 1 else np.zeros(n, dtype=bool)
     # Steps inside the sequence window are at i in (t-back, t]; inside the horizon at i in [t+1, t+H].
     gaps_in_window = _window_count(gap_flag, back - 1, 0) if back >= 1 else np.zeros(n, dtype=np.int64)
     gaps_in_horizon = _window_count(np.concatenate([gap_flag[1:], [False]]), 0, cfg.horizon_bars - 1)
