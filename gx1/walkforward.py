@@ -6,7 +6,8 @@ The `fold` stages of dvc.yaml (one per entry of `walkforward.folds` in params.ya
     python3 -m gx1.walkforward --data data/entry_v9/full_2025.parquet --start 2025-11-01 --days 30 \\
         --out_dir walkforward/folds/nov [--epochs 1 --seed 1337 --learning_rate 1e-4 ...]
 
-Each fold is an expanding window: the contract (scalers) is fitted and the model trained on the eligible rows
+Each fold is an expanding window over ``--data`` (a rolling one when ``--data`` is a gx1.fold_data slice made
+with ``--train_days``): the contract (scalers) is fitted and the model trained on the eligible rows
 before ``--start`` whose label horizon ends before it (``gx1.contract --train_end``, trainer ``--train_end``:
 the embargo of ``gx1.dataset.split_rows``), so no statistic of the replayed period reaches its model. Then
 ``gx1.replay --start --end`` replays [start, start + days). Each step runs as its own command (its own pins,

@@ -13,7 +13,7 @@ import pytest
 
 from gx1 import dataset, fold_data, walkforward, walkforward_summary
 from gx1.bars import write_bars_parquet
-from gx1.dataset import read_dataset
+from gx1.dataset import read_dataset, split_rows
 
 START, DAYS = "2025-01-09", 2.0  # about 900 training rows: a small fold
 
@@ -132,3 +132,27 @@ def test_fold_data_ignores_bars_after_the_fold(small_pipeline, tmp_path):
     kept = len(early["time"])
     assert all(np.array_equal(early[c], whole[c][:kept], equal_nan=c != "instrument") for c in whole)
     assert kept == np.searchsorted(time, np.datetime64("2025-01-07")) + fold_data.DEFAULT_TAIL_BARS
+
+
+def test_rolling_window_fold_trains_on_its_last_days_only(small_pipeline, tmp_path):
+    """--train_days: the slice starts seq_len - 1 rows before the window (history only, not eligible); the fold's
+    training rows and the scalers' fit rows are the whole dataset's eligible rows of those days, counted here."""
+    from gx1 import contract
+    out = tmp_path / "rolling.parquet"
+    assert fold_data.main(["--data", str(small_pipeline["data"]), "--start", START, "--days", str(DAYS),
+                           "--train_days", "3", "--out", str(out)]) == 0
+    whole, part = read_dataset(str(small_pipeline["data"])), read_dataset(str(out))
+    time = whole["time"].astype("datetime64[s]")
+    window = int(np.searchsorted(time, np.datetime64("2025-01-06", "s")))  # START - 3 days
+    first_replayed, lead_in = int(np.searchsorted(time, np.datetime64(START, "s"))), 29  # seq_len 30
+    assert window > lead_in and np.array_equal(part["time"][:3], whole["time"][window - lead_in:window - lead_in + 3])
+    assert not part["eligible"][:lead_in].any()
+    kept = len(part["time"]) - lead_in
+    assert np.array_equal(part["eligible"][lead_in:], whole["eligible"][window:window + kept])
+    train, _, _ = split_rows(part, 0, 0, 0, 6, START)
+    expected = np.flatnonzero(whole["eligible"][window:first_replayed - 6]) + window
+    assert len(expected) > 300 and np.array_equal(part["time"][train], whole["time"][expected])
+    assert train.min() >= lead_in  # every training row's 30-bar window lies inside the slice
+    assert contract.main(["--data", str(out), "--out_dir", str(tmp_path / "contract"), "--train_end", START]) == 0
+    meta = json.loads((tmp_path / "contract" / "entry_v9_feature_meta.json").read_text())
+    assert meta["fit_rows"] == len(expected)
