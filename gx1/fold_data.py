@@ -58,6 +58,8 @@ def write_fold_data(data: str, start: str, end: str, tail_bars: int, out: str, t
         raise InputError(f"dataset not found: {data} (run `dvc repro dataset`)") from None
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"cannot read dataset {data}: {printable(exc)}") from None
+    if not {"time", "eligible"} <= set(table.column_names):
+        raise InputError(f"dataset {data} lacks its time or eligible column: rebuild it with `python -m gx1.dataset`")
     columns = read_dataset(data, columns=[c for c in ("time", "instrument") if c in table.column_names])
     if not len(columns["time"]) or columns["time"].min() >= np.datetime64(start, "ns"):
         raise InputError(f"dataset {data} has no row before {start}: the fold starts before the data (nothing to train on)")
