@@ -68,7 +68,7 @@ def bench_dataset(work: Path, repeats: int) -> float:
     write_bars_parquet(generate_gold_bars(2025), work / "bars.parquet")
 
     def build():
-        write_dataset(build_dataset(load_bars(work / "bars.parquet"), LabelConfig()), str(work / "data.parquet"),
+        write_dataset(build_dataset(load_bars(work / "bars.parquet"), LabelConfig(), "XAUUSD"), str(work / "data.parquet"),
                       LabelConfig())
     seconds = median_seconds(build, repeats)
     contract_main(["--data", str(work / "data.parquet"), "--out_dir", str(work / "contract")])
@@ -307,8 +307,9 @@ def bench_scaling(work: Path, sizes: list[int], samples: int, repeats: int) -> l
     return rows
 
 
-CLI_MODULES = ("gx1.synth", "gx1.bars", "gx1.dataset", "gx1.contract", TRAIN_MODULE, "gx1.bundle", "gx1.verify", "gx1.replay",
-               "gx1.compare", "gx1.seed_summary", "gx1.headline")
+CLI_MODULES = ("gx1.synth", "gx1.sources", "gx1.bars", "gx1.dataset", "gx1.contract", TRAIN_MODULE, "gx1.bundle", "gx1.verify",
+               "gx1.replay", "gx1.compare", "gx1.seed_summary", "gx1.headline", "gx1.fold_data", "gx1.walkforward",
+               "gx1.walkforward_summary")
 
 
 def bench_help(repeats: int) -> dict[str, float]:
