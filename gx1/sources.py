@@ -35,6 +35,7 @@ from gx1.synth import INSTRUMENTS, generate_bars
 SYNTHETIC = "synthetic"
 SYNTHETIC_KEYS = {"file", "interval_minutes", "year", "last_year", "seed"}
 FILE_KEYS = {"file", "interval_minutes", "point_size"}
+YEARS = (1971, 2261)  # gx1.synth's --year range
 
 
 def read_sources(params_path: str) -> dict[str, dict]:
@@ -73,9 +74,9 @@ def source_bars(instrument: str, entry: dict, where: str) -> dict[str, np.ndarra
         if instrument not in INSTRUMENTS:
             raise InputError(f"{where}: no synthetic profile for {instrument} (there are {', '.join(INSTRUMENTS)}); "
                              "give a file instead")
-        for key in ("year", "last_year", "seed"):
-            if not isinstance(entry[key], int) or isinstance(entry[key], bool) or entry[key] < 0:
-                raise InputError(f"{where}: {key} {entry[key]!r} must be a whole number")
+        for key, (low, high) in (("year", YEARS), ("last_year", YEARS), ("seed", (0, 2**63 - 1))):
+            if not isinstance(entry[key], int) or isinstance(entry[key], bool) or not low <= entry[key] <= high:
+                raise InputError(f"{where}: {key} {entry[key]!r} must be a whole number in {low}..{high}")
         bars = generate_bars(instrument, entry["year"], entry["last_year"], entry["seed"], entry["interval_minutes"])
     else:
         files = entry["file"] if isinstance(entry["file"], list) else [entry["file"]]

@@ -175,6 +175,8 @@ def test_sources_stage_writes_every_instrument_and_refuses_bad_entries(instrumen
         ({"eur usd": {"file": "x.csv", "interval_minutes": 5}}, "is not a symbol"),
         ({"DOGEUSD": {"file": "synthetic", "interval_minutes": 5, "year": 2025, "last_year": 2025, "seed": 1}},
          "no synthetic profile for DOGEUSD"),
+        ({"XAUUSD": {"file": "synthetic", "interval_minutes": 5, "year": 2025, "last_year": 99999, "seed": 1}},
+         "last_year 99999 must be a whole number in 1971..2261"),
         ({"EURUSD": {"file": str(tmp_path / "missing.csv"), "interval_minutes": 5}}, "missing.csv"),
     ]:
         code, err = cli(sources.main, ["--params", write_params(tmp_path / "bad.yaml", entries), "--out_dir", str(out)], capsys)
