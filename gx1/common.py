@@ -272,6 +272,21 @@ def replace_dir(staging: Path, final: Path, owned: Callable[[Path], bool]) -> No
         shutil.rmtree(old, ignore_errors=True)
 
 
+def read_params_yaml(path: str | os.PathLike, section: str) -> dict:
+    """``section`` of a params.yaml as a dict ({} when absent); one line for a missing or malformed file
+    (PyYAML: installed with DVC, imported when used)."""
+    import yaml
+    try:
+        params = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError:
+        raise InputError(f"params file not found: {path}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path} is not valid YAML: {printable(exc).splitlines()[0][:200]}") from None
+    if not isinstance(params, dict):
+        raise InputError(f"{path} is not a mapping of params")
+    return params.get(section) or {}
+
+
 def swap_in_folder(final: Path, fill: Callable[[Path], Any], owned: Callable[[Path], bool]) -> Any:
     """Run ``fill(staging)`` in a new staging folder beside ``final`` and swap it in whole (``replace_dir``); any failure
     removes the staging folder and leaves ``final`` as it was. Returns what ``fill`` returns."""

@@ -219,6 +219,11 @@ def read_dataset(path: str, columns: list[str] | None = None) -> dict[str, np.nd
         raise InputError(f"dataset not found: {path} (run `dvc repro dataset` or `python -m gx1.dataset`)") from None
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"cannot read dataset {path}: {exc}") from None
+    return table_columns(table)
+
+
+def table_columns(table: pa.Table) -> dict[str, np.ndarray]:
+    """A dataset table's columns as numpy (time as datetime64[ns]; instrument as fixed-width strings)."""
     out = {}
     for name in table.column_names:
         col = table.column(name)
@@ -385,10 +390,11 @@ def load_instrument_bars(paths: list[str], point_size: float) -> dict[str, np.nd
     return joined
 
 
-def load_sources(specs: list[str], point_size: float, cfg: LabelConfig) -> tuple[dict[str, dict], list[str]]:
-    """(instrument -> bars, notes): each instrument's bars checked usable, one bar interval for all."""
+def load_sources(sources: dict[str, list[str]], point_size: float, cfg: LabelConfig) -> tuple[dict[str, dict], list[str]]:
+    """(instrument -> bars, notes) for ``bars_sources``' files: each instrument's bars checked usable, one bar interval
+    for all."""
     bars_by_instrument, notes, intervals = {}, [], {}
-    for instrument, paths in bars_sources(specs).items():
+    for instrument, paths in sources.items():
         source = paths[0] if len(paths) == 1 else f"{instrument} ({len(paths)} files)"
         bars = load_instrument_bars(paths, point_size)
         notes += check_bars_usable(bars, cfg, source)
@@ -419,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stats:
         check_output_file(args.stats, *inputs)
     start = time.perf_counter()
-    bars_by_instrument, notes = load_sources(args.bars, args.point_size, cfg)
+    bars_by_instrument, notes = load_sources(sources, args.point_size, cfg)
     columns = build_instruments_dataset(bars_by_instrument, cfg)
     stats = dataset_stats(columns)
     for name, first, end in instrument_blocks(columns):

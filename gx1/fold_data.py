@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gx1.common import ArgumentParser, InputError, atomic_path, check_output_file, number_in, printable, run_cli, utc_time
-from gx1.dataset import instrument_blocks, read_dataset, read_label_config
+from gx1.dataset import instrument_blocks, read_label_config, table_columns
 from gx1.walkforward import fold_end
 
 DEFAULT_TAIL_BARS = 288
@@ -60,7 +60,7 @@ def write_fold_data(data: str, start: str, end: str, tail_bars: int, out: str, t
         raise InputError(f"cannot read dataset {data}: {printable(exc)}") from None
     if not {"time", "eligible"} <= set(table.column_names):
         raise InputError(f"dataset {data} lacks its time or eligible column: rebuild it with `python -m gx1.dataset`")
-    columns = read_dataset(data, columns=[c for c in ("time", "instrument") if c in table.column_names])
+    columns = table_columns(table.select([c for c in ("time", "instrument") if c in table.column_names]))
     if not len(columns["time"]) or columns["time"].min() >= np.datetime64(start, "ns"):
         raise InputError(f"dataset {data} has no row before {start}: the fold starts before the data (nothing to train on)")
     window_start = fold_end(start, -train_days) if train_days else ""

@@ -27,7 +27,7 @@ import numpy as np
 
 from gx1.bars import infer_interval_seconds, interval_name, write_bars_parquet
 from gx1.common import (
-    ArgumentParser, InputError, owned_when_holding, printable, run_cli, swap_in_folder, write_json,
+    ArgumentParser, InputError, owned_when_holding, printable, read_params_yaml, run_cli, swap_in_folder, write_json,
 )
 from gx1.dataset import check_instrument, load_instrument_bars
 from gx1.synth import INSTRUMENTS, generate_bars
@@ -39,15 +39,9 @@ YEARS = (1971, 2261)  # gx1.synth's --year range
 
 
 def read_sources(params_path: str) -> dict[str, dict]:
-    """``data.sources`` of a params.yaml, each entry's keys checked (PyYAML: installed with DVC)."""
-    import yaml
-    try:
-        params = yaml.safe_load(Path(params_path).read_text()) or {}
-    except FileNotFoundError:
-        raise InputError(f"params file not found: {params_path}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"{params_path} is not valid YAML: {printable(exc).splitlines()[0][:200]}") from None
-    sources = (params.get("data") or {}).get("sources") if isinstance(params, dict) else None
+    """``data.sources`` of a params.yaml, each entry's keys checked."""
+    section = read_params_yaml(params_path, "data")
+    sources = section.get("sources") if isinstance(section, dict) else None
     if not isinstance(sources, dict) or not sources:
         raise InputError(f"{params_path}: data.sources must map each instrument to its bars, e.g. "
                          "{XAUUSD: {file: synthetic, interval_minutes: 5, year: 2025, last_year: 2025, seed: 20250101}}")
@@ -104,7 +98,7 @@ def build_sources(params_path: str, out_dir: str) -> dict:
             write_bars_parquet(bars, staging / f"{instrument}.parquet")
             manifest[instrument] = {
                 "file": f"{instrument}.parquet", "source": entry["file"], "bars": int(len(bars["time"])),
-                "interval": interval_name(infer_interval_seconds(bars["time"])),
+                "interval": interval_name(entry["interval_minutes"] * 60),  # source_bars checked the bars' own
                 "first_time": f"{np.datetime_as_string(bars['time'][0], unit='s')}Z",
                 "last_time": f"{np.datetime_as_string(bars['time'][-1], unit='s')}Z",
             }

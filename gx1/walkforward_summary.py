@@ -20,20 +20,16 @@ import statistics
 import sys
 from pathlib import Path
 
-from gx1.common import ArgumentParser, InputError, read_json_object, run_cli, write_json, write_tsv
+from gx1.common import ArgumentParser, InputError, read_json_object, read_params_yaml, run_cli, write_json, write_tsv
 from gx1.walkforward import FOLD_FIGURES
 
 COLUMNS = ("start", "end", "train_samples", "replayed_bars", "candidates", *FOLD_FIGURES)
 
 
 def active_folds(params_path: str, folds_dir: Path) -> list[Path]:
-    """The fold.json of each fold named in params.yaml's walkforward.folds (PyYAML: installed with DVC)."""
-    import yaml
-    try:
-        params = yaml.safe_load(Path(params_path).read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise InputError(f"{params_path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    folds = ((params.get("walkforward") or {}).get("folds") or {}) if isinstance(params, dict) else None
+    """The fold.json of each fold named in params.yaml's walkforward.folds."""
+    section = read_params_yaml(params_path, "walkforward")
+    folds = (section.get("folds") or {}) if isinstance(section, dict) else None
     if not isinstance(folds, dict):
         raise InputError(f"{params_path}: walkforward.folds must be a mapping of fold names to {{start, days}}")
     stale = sorted(p.parent.name for p in folds_dir.glob("*/fold.json") if p.parent.name not in folds)
