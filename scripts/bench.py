@@ -10,7 +10,9 @@ Measures on the embedded default year (70,217 M5 bars), all in a temporary direc
   dataset build       load bars + features/labels/eligibility + write parquet (median of --repeats)
   train throughput    samples/s of the real training step (batch 64, seq_len 30), median over measured
                       windows after warm-up; FLOPs per sample (3x forward: forward + backward);
-                      torch's matmul peak on the same threads; their ratio = model FLOP utilisation (MFU)
+                      torch's matmul peak on the same threads; model FLOP utilisation (MFU) = each window's
+                      FLOP/s over the mean of short matmul peaks measured just before and after it, median
+                      over the windows (so the machine's drift between the two measurements cancels out)
   full-year run       the training command as a subprocess: peak memory (max RSS), wall clock, projection
                       for five epochs; direction AUC on a validation window (--val_days)
   replay              one-week replay, bundle load and verification included (median of --repeats)
@@ -75,21 +77,42 @@ def bench_dataset(work: Path, repeats: int) -> float:
     return seconds
 
 
-def matmul_peak_gflops(repeats: int = 5) -> float:
-    """torch's float32 matmul throughput on the current threads: the best size's median."""
-    best = 0.0
+def matmul_peak_gflops(repeats: int = 5) -> tuple[float, int]:
+    """torch's float32 matmul throughput on the current threads: (the best size's median, that size)."""
+    best, best_n = 0.0, 0
     for n in (512, 1024, 2048):
         a, b = torch.randn(n, n), torch.randn(n, n)
         for _ in range(3):
             a @ b
         calls = max(2, int(2e10 / (2 * n**3)))
         seconds = median_seconds(lambda: [a @ b for _ in range(calls)], repeats)
-        best = max(best, 2 * n**3 * calls / seconds / 1e9)
-    return best
+        if 2 * n**3 * calls / seconds / 1e9 > best:
+            best, best_n = 2 * n**3 * calls / seconds / 1e9, n
+    return best, best_n
 
 
-def bench_training(work: Path, windows: int, steps_per_window: int, warmup_steps: int = 30) -> dict:
-    """Median samples/s of the training step on the real data path, batch 64, seq_len 30."""
+def matmul_probe(n: int, seconds: float = 0.25):
+    """A short peak measurement of n x n matmuls (best of three bursts of about ``seconds``), for pairing with
+    each training window: this shared machine's speed drifts by a third within minutes, so a peak measured
+    once, minutes away from the window it divides, makes the utilisation swing as much."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    calls = max(1, int(seconds * 1e11 / (2 * n**3)))
+
+    def probe() -> float:
+        best = 0.0
+        for _ in range(3):
+            start = time.perf_counter()
+            for _ in range(calls):
+                a @ b
+            best = max(best, 2 * n**3 * calls / (time.perf_counter() - start) / 1e9)
+        return best
+    return probe
+
+
+def bench_training(work: Path, windows: int, steps_per_window: int, peak_probe, warmup_steps: int = 30) -> dict:
+    """Median samples/s of the training step on the real data path, batch 64, seq_len 30, and the model FLOP
+    utilisation of each window against the matmul peak measured just before and just after it (``peak_probe``)."""
     data = read_dataset(str(work / "data.parquet"))
     meta = read_json(work / "contract" / META_NAME)
     contract = meta["contract"]
@@ -111,14 +134,17 @@ def bench_training(work: Path, windows: int, steps_per_window: int, warmup_steps
             train_step(model, optimizer, inputs, rows, 1.0, step)
             step += 1
     run_steps(warmup_steps)
-    rates = []
+    flops = 3 * forward_flops_per_sample(cfg)
+    rates, peaks, mfus = [], [peak_probe()], []
     for _ in range(windows):
         start = time.perf_counter()
         run_steps(steps_per_window)
         rates.append(steps_per_window * batch / (time.perf_counter() - start))
-    flops = 3 * forward_flops_per_sample(cfg)
+        peaks.append(peak_probe())
+        mfus.append(rates[-1] * flops / 1e9 / ((peaks[-2] + peaks[-1]) / 2))
     return {"samples_per_s_median": statistics.median(rates), "samples_per_s_windows": rates,
-            "train_flops_per_sample": flops, "params": sum(p.numel() for p in model.parameters())}
+            "train_flops_per_sample": flops, "params": sum(p.numel() for p in model.parameters()),
+            "paired_peak_gflops": peaks, "mfu_windows": mfus, "mfu_median": statistics.median(mfus)}
 
 
 def bench_fullyear(work: Path, epochs: int, val_days: float, threads: int) -> dict:
@@ -357,7 +383,8 @@ def format_table(r: dict) -> str:
              f"{'  speed-up over the plan':<44} {t['samples_per_s_median'] / PLAN['smoke_samples_per_s']:>15.0f}x   -",
              f"{'  training FLOPs per sample':<44} {t['train_flops_per_sample'] / 1e6:>11.1f} MFLOP   -",
              f"{'  matmul peak (torch, same threads)':<44} {r['matmul_peak_gflops']:>10.0f} GFLOP/s   -",
-             f"{'  model FLOP utilisation':<44} {100 * r['mfu']:>15.1f}%   -"]
+             f"{'  model FLOP utilisation (median window)':<44} {100 * r['mfu']:>15.1f}%   -",
+             f"{'    range over the windows':<44} {100 * min(t['mfu_windows']):>8.1f}-{100 * max(t['mfu_windows']):.1f}%   -"]
     if r.get("fullyear"):
         f = r["fullyear"]
         lines += [f"{'full-year run: epochs measured':<44} {f['epochs']:>16}   5",
@@ -433,12 +460,10 @@ def main(argv: list[str] | None = None) -> int:
         print("dataset build ...", flush=True)
         results["dataset_build_s"] = bench_dataset(work, args.repeats)
         print("training throughput ...", flush=True)
-        peak_before = matmul_peak_gflops()
-        results["training"] = bench_training(work, args.windows, args.steps_per_window)
-        # the machine's best, measured either side of the training windows (a noisy neighbour lowers one of them)
-        results["matmul_peak_gflops"] = max(peak_before, matmul_peak_gflops())
-        achieved = results["training"]["samples_per_s_median"] * results["training"]["train_flops_per_sample"] / 1e9
-        results["mfu"] = achieved / results["matmul_peak_gflops"]
+        results["matmul_peak_gflops"], size = matmul_peak_gflops()
+        results["training"] = bench_training(work, args.windows, args.steps_per_window, matmul_probe(size))
+        # each window against the peak measured on either side of it: the machine's drift cancels out
+        results["mfu"] = results["training"]["mfu_median"]
         if args.quick:
             bundle = small_bundle(work, threads)
         else:

@@ -1,5 +1,12 @@
 """Shared test fixtures: small deterministic bars tables built without the code under test, a small
-pipeline (bars -> dataset -> contract) and one trained run shared by the training, bundle and replay tests."""
+pipeline (bars -> dataset -> contract) and one trained run shared by the training, bundle and replay tests.
+
+The suite runs on pytest-xdist workers (pyproject.toml addopts): one per core this process may use, at
+most 3 (the DVC workflow files, the longest, set the wall time beyond that), the longest files
+first. Beside other workers, OpenMP threads wait passively (OMP_WAIT_POLICY, read when torch loads,
+which is after this file): spinning threads of two processes steal each other's cores (gx1/cpu.py).
+None of this changes a result: portable-mode training gives the same bytes at any thread count.
+"""
 from __future__ import annotations
 
 import os
@@ -11,6 +18,24 @@ import numpy as np
 import pytest
 
 TRAIN_MODULE = "gx1.models.entry_v10.entry_v10_ctx_train"
+MAX_WORKERS = 3
+LONGEST_FILES_FIRST = ("test_dvc_experiments.py", "test_dvc_workflow.py", "test_train.py", "test_distributed.py",
+                       "test_hostile_inputs.py", "test_instruments.py", "test_contract.py", "test_bundle_verify.py")
+
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto`: the cores this process may use, at most MAX_WORKERS."""
+    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """The longest files first (in LONGEST_FILES_FIRST order), so that no worker starts one near the end;
+    within a file, the file's own order (the DVC workflow tests rely on it)."""
+    rank = {name: i for i, name in enumerate(LONGEST_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 def make_bars(n: int = 2000, seed: int = 0, interval_minutes: int = 5, gap_every: int = 0) -> dict:

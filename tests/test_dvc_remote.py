@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_dvc_workflow import REPO_ROOT, dvc, dvc_env, git, run
+from dvc_project import REPO_ROOT, dvc, dvc_env, git, run
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")]

@@ -61,7 +61,7 @@ METRICS_CMD = ("import json, yaml; seed = yaml.safe_load(open('params.yaml'))['s
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_dvc_python_api_reads_what_dvc_exp_show_json_prints(tmp_path, monkeypatch, capsys):
     """Two experiments of a one-stage project: the in-process API and the CLI's JSON give the same runs."""
-    from test_dvc_workflow import dvc, dvc_env, git
+    from dvc_project import dvc, dvc_env, git
 
     proj = {"dir": tmp_path / "project", "env": dvc_env(tmp_path)}
     proj["dir"].mkdir()
