@@ -125,9 +125,20 @@ def wait_for_queue(project: dict, names: list[str], timeout_s: float) -> str:
 
 # ---------------------------------------------------------------- the project
 
+MARKS = [pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"), pytest.mark.slow]
+
+
+def project_fixture(name: str):
+    """A module-scoped ``project`` fixture: the module's own small project (``small_project``)."""
+    @pytest.fixture(scope="module")
+    def project(tmp_path_factory):
+        yield from small_project(tmp_path_factory, name)
+    return project
+
+
 def small_project(tmp_path_factory, name: str):
     """A small copy of the project in its own git repo, reproduced once and committed as the baseline: a
-    generator for a module-scoped ``project`` fixture (each test module gets its own copy)."""
+    generator behind ``project_fixture`` (each test module gets its own copy)."""
     root = tmp_path_factory.mktemp(name)
     project_dir = root / "project"
     project_dir.mkdir()

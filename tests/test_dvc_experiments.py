@@ -14,34 +14,14 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 
-import pytest
-from dvc_project import (
-    BUNDLE,
-    COMMAND_TIMEOUT_S,
-    HEADLINE,
-    TRAIN_METRICS,
-    dvc,
-    dvc_api_read,
-    dvc_env,
-    dvc_status,
-    git,
-    locked_outs,
-    run,
-    small_project,
-    stages_run,
-    wait_for_queue,
-)
+from dvc_project import (BUNDLE, COMMAND_TIMEOUT_S, HEADLINE, MARKS, TRAIN_METRICS, dvc, dvc_api_read, dvc_env,
+                         dvc_status, git, locked_outs, project_fixture, run, stages_run, wait_for_queue)
 
-pytestmark = [pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"), pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    yield from small_project(tmp_path_factory, "dvc_experiments")
+pytestmark = MARKS
+project = project_fixture("dvc_experiments")
 
 
 # ---------------------------------------------------------------- the tests

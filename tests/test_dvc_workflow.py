@@ -24,28 +24,11 @@ import json
 import shutil
 import sys
 
-import pytest
-from dvc_project import (
-    BUNDLE,
-    STAGES,
-    TRAIN_METRICS,
-    dvc,
-    dvc_env,
-    dvc_status,
-    git,
-    locked_outs,
-    run,
-    set_top_level_params,
-    small_project,
-    stages_run,
-)
+from dvc_project import (BUNDLE, MARKS, STAGES, TRAIN_METRICS, dvc, dvc_env, dvc_status, git, locked_outs,
+                         project_fixture, run, set_top_level_params, stages_run)
 
-pytestmark = [pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"), pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    yield from small_project(tmp_path_factory, "dvc_workflow")
+pytestmark = MARKS
+project = project_fixture("dvc_workflow")
 
 
 # ---------------------------------------------------------------- the tests
