@@ -28,7 +28,8 @@ if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
 
 def pytest_xdist_auto_num_workers(config) -> int:
     """`-n auto`: the cores this process may use, at most MAX_WORKERS."""
-    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # Linux / elsewhere
+    return max(1, min(MAX_WORKERS, cores))
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:
