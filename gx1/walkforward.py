@@ -54,6 +54,8 @@ COUNTS = ("replayed_bars", "candidates", "trades")
 
 def pooled(rows: list[dict]) -> dict:
     """One row of several instruments' replays: counts summed, every other figure averaged (None when none has it)."""
+    if len(rows) == 1:
+        return dict(rows[0])
     out = {}
     for key in ("replayed_bars", "candidates", *FOLD_FIGURES):
         values = [row[key] for row in rows if isinstance(row[key], (int, float))]
@@ -61,7 +63,7 @@ def pooled(rows: list[dict]) -> dict:
             out[key] = sum(values) if values else None
         else:
             out[key] = sum(values) / len(values) if values else None
-    return out if len(rows) > 1 else dict(rows[0])
+    return out
 
 
 def _step(what: str, argv: list[str]) -> None:

@@ -85,9 +85,9 @@ def matmul_peak_gflops(repeats: int = 5) -> tuple[float, int]:
         for _ in range(3):
             a @ b
         calls = max(2, int(2e10 / (2 * n**3)))
-        seconds = median_seconds(lambda: [a @ b for _ in range(calls)], repeats)
-        if 2 * n**3 * calls / seconds / 1e9 > best:
-            best, best_n = 2 * n**3 * calls / seconds / 1e9, n
+        gflops = 2 * n**3 * calls / median_seconds(lambda: [a @ b for _ in range(calls)], repeats) / 1e9
+        if gflops > best:
+            best, best_n = gflops, n
     return best, best_n
 
 

@@ -399,7 +399,7 @@ def finish(cfg: TrainConfig, model: EntryV10Model, run_inputs: RunInputs, histor
     if cfg.timing_dir:  # the run-varying reports go to this run's own folder, the report_dir keeps the byte-stable ones
         swap_in_folder(timing_dir, lambda staging: _write_all(staging, {n: reports.pop(n) for n in TIMING_FILES}), _owned)
     swap_in_folder(out_dir, lambda staging: (bundle_io.write_bundle(staging, files),
-                                       _write_all(staging, reports) if report_dir == out_dir else None), _owned)
+                                             _write_all(staging, reports) if report_dir == out_dir else None), _owned)
     if report_dir != out_dir:
         swap_in_folder(report_dir, lambda staging: _write_all(staging, reports), _owned)
     return metrics
