@@ -13,6 +13,9 @@ Measures on the embedded default year (70,217 M5 bars), all in a temporary direc
                       torch's matmul peak on the same threads; model FLOP utilisation (MFU) = each window's
                       FLOP/s over the mean of short matmul peaks measured just before and after it, median
                       over the windows (so the machine's drift between the two measurements cancels out)
+  fused MLP           the fused ReLU MLP (gx1/models/entry_v10/fused_ops.py) against the stock modules: two
+                      runs in alternating windows of one process (--fusion_rounds), median speed ratio, and
+                      whether their weights are byte-identical
   full-year run       the training command as a subprocess: peak memory (max RSS), wall clock, projection
                       for five epochs; direction AUC on a validation window (--val_days)
   replay              one-week replay, bundle load and verification included (median of --repeats)
@@ -47,6 +50,7 @@ from gx1.contract import META_NAME, SEQ_SCALER_NAME, SNAP_SCALER_NAME, load_scal
 from gx1.contract import main as contract_main  # noqa: E402
 from gx1.dataset import build_dataset, read_dataset, write_dataset  # noqa: E402
 from gx1.features import LabelConfig  # noqa: E402
+from gx1.models.entry_v10 import fused_ops  # noqa: E402
 from gx1.models.entry_v10.inputs import build_model_inputs, epoch_order  # noqa: E402
 from gx1.models.entry_v10.model import EntryV10Model, forward_flops_per_sample  # noqa: E402
 from gx1.models.entry_v10.training import make_optimizer, model_config_for, train_step  # noqa: E402
@@ -110,41 +114,73 @@ def matmul_probe(n: int, seconds: float = 0.25):
     return probe
 
 
+class TrainingSteps:
+    """The real training step on the embedded year (batch 64, seq_len 30, seed 1337), run ``count`` steps at a time."""
+
+    batch = 64
+
+    def __init__(self, work: Path):
+        data = read_dataset(str(work / "data.parquet"))
+        meta = read_json(work / "contract" / META_NAME)
+        contract = meta["contract"]
+        self.inputs = build_model_inputs(
+            data, contract, load_scaler(work / "contract" / SEQ_SCALER_NAME, meta["scalers"]["seq"]["sha256"], "seq"),
+            load_scaler(work / "contract" / SNAP_SCALER_NAME, meta["scalers"]["snap"]["sha256"], "snap"), 30)
+        torch.use_deterministic_algorithms(True)
+        torch.manual_seed(1337)
+        self.cfg = model_config_for(contract, seq_len=30, use_context=True)
+        self.model = EntryV10Model(self.cfg)
+        self.optimizer = make_optimizer(self.model, 1e-4, 0.01)
+        self.order = torch.from_numpy(epoch_order(np.flatnonzero(data["eligible"]), 1337, 0))
+        self.step = 0
+
+    def run(self, count: int) -> float:
+        """Run ``count`` steps; return their samples/s."""
+        start = time.perf_counter()
+        for _ in range(count):
+            rows = self.order[(self.step * self.batch) % (len(self.order) - self.batch):][:self.batch]
+            train_step(self.model, self.optimizer, self.inputs, rows, 1.0, self.step)
+            self.step += 1
+        return count * self.batch / (time.perf_counter() - start)
+
+
 def bench_training(work: Path, windows: int, steps_per_window: int, peak_probe, warmup_steps: int = 30) -> dict:
     """Median samples/s of the training step on the real data path, batch 64, seq_len 30, and the model FLOP
     utilisation of each window against the matmul peak measured just before and just after it (``peak_probe``)."""
-    data = read_dataset(str(work / "data.parquet"))
-    meta = read_json(work / "contract" / META_NAME)
-    contract = meta["contract"]
-    inputs = build_model_inputs(data, contract, load_scaler(work / "contract" / SEQ_SCALER_NAME, meta["scalers"]["seq"]["sha256"], "seq"),
-                                load_scaler(work / "contract" / SNAP_SCALER_NAME, meta["scalers"]["snap"]["sha256"], "snap"), 30)
-    torch.use_deterministic_algorithms(True)
-    torch.manual_seed(1337)
-    cfg = model_config_for(contract, seq_len=30, use_context=True)
-    model = EntryV10Model(cfg)
-    optimizer = make_optimizer(model, 1e-4, 0.01)
-    order = torch.from_numpy(epoch_order(np.flatnonzero(data["eligible"]), 1337, 0))
-    batch = 64
-    step = 0
-
-    def run_steps(count: int) -> None:
-        nonlocal step
-        for _ in range(count):
-            rows = order[(step * batch) % (len(order) - batch):][:batch]
-            train_step(model, optimizer, inputs, rows, 1.0, step)
-            step += 1
-    run_steps(warmup_steps)
-    flops = 3 * forward_flops_per_sample(cfg)
+    steps = TrainingSteps(work)
+    steps.run(warmup_steps)
+    flops = 3 * forward_flops_per_sample(steps.cfg)
     rates, peaks, mfus = [], [peak_probe()], []
     for _ in range(windows):
-        start = time.perf_counter()
-        run_steps(steps_per_window)
-        rates.append(steps_per_window * batch / (time.perf_counter() - start))
+        rates.append(steps.run(steps_per_window))
         peaks.append(peak_probe())
         mfus.append(rates[-1] * flops / 1e9 / ((peaks[-2] + peaks[-1]) / 2))
     return {"samples_per_s_median": statistics.median(rates), "samples_per_s_windows": rates,
-            "train_flops_per_sample": flops, "params": sum(p.numel() for p in model.parameters()),
+            "train_flops_per_sample": flops, "params": sum(p.numel() for p in steps.model.parameters()),
             "paired_peak_gflops": peaks, "mfu_windows": mfus, "mfu_median": statistics.median(mfus)}
+
+
+def bench_fusion(work: Path, rounds: int, steps_per_window: int, warmup_steps: int = 20) -> dict:
+    """The fused ReLU MLP (``fused_ops``) against the stock modules: two identical runs whose windows alternate
+    (which goes first alternates too), so the machine's drift hits both; median of the per-round speed ratios,
+    and whether the two runs' weights are byte-identical at the end."""
+    fused, stock = TrainingSteps(work), TrainingSteps(work)
+
+    def stock_run(count: int) -> float:
+        with fused_ops.unfused():
+            return stock.run(count)
+    fused.run(warmup_steps)
+    stock_run(warmup_steps)
+    rates: dict[str, list[float]] = {"fused": [], "stock": []}
+    for round_ in range(rounds):
+        pair = (("fused", fused.run), ("stock", stock_run))
+        for name, run in pair if round_ % 2 == 0 else pair[::-1]:
+            rates[name].append(run(steps_per_window))
+    identical = all(torch.equal(a, b) for a, b in zip(fused.model.state_dict().values(), stock.model.state_dict().values()))
+    return {"fused_samples_per_s": statistics.median(rates["fused"]), "stock_samples_per_s": statistics.median(rates["stock"]),
+            "speedup_median": statistics.median(f / s for f, s in zip(rates["fused"], rates["stock"])),
+            "speedups": [f / s for f, s in zip(rates["fused"], rates["stock"])], "identical_weights": identical,
+            "steps": fused.step}
 
 
 def bench_fullyear(work: Path, epochs: int, val_days: float, threads: int) -> dict:
@@ -385,6 +421,11 @@ def format_table(r: dict) -> str:
              f"{'  matmul peak (torch, same threads)':<44} {r['matmul_peak_gflops']:>10.0f} GFLOP/s   -",
              f"{'  model FLOP utilisation (median window)':<44} {100 * r['mfu']:>15.1f}%   -",
              f"{'    range over the windows':<44} {100 * min(t['mfu_windows']):>8.1f}-{100 * max(t['mfu_windows']):.1f}%   -"]
+    if r.get("fusion"):
+        u = r["fusion"]
+        lines += [f"{'  fused ReLU MLP vs stock (interleaved)':<44} {u['speedup_median']:>15.3f}x   "
+                  f"({u['fused_samples_per_s']:.0f} vs {u['stock_samples_per_s']:.0f} samples/s, range "
+                  f"{min(u['speedups']):.2f}-{max(u['speedups']):.2f}x; identical weights: {u['identical_weights']})"]
     if r.get("fullyear"):
         f = r["fullyear"]
         lines += [f"{'full-year run: epochs measured':<44} {f['epochs']:>16}   5",
@@ -428,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fullyear_epochs", type=int, default=1, help="epochs of the full-year run (the plan: 5)")
     parser.add_argument("--val_days", type=float, default=14.0, help="validation window of the full-year run")
     parser.add_argument("--quick", action="store_true", help="skip the full-year run")
+    parser.add_argument("--fusion_rounds", type=int, default=8,
+                        help="rounds of the fused vs stock ReLU MLP comparison (two windows each; 0 = skip)")
     parser.add_argument("--sweep_samples", type=int, default=8000, help="samples per run of the parallel sweep (0 = skip)")
     parser.add_argument("--mode_repeats", type=int, default=3, help="runs per mode for portable vs native (0 = skip)")
     parser.add_argument("--ddp_repeats", type=int, default=3, help="runs per way for 1 process vs torchrun DDP (0 = skip)")
@@ -464,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
         results["training"] = bench_training(work, args.windows, args.steps_per_window, matmul_probe(size))
         # each window against the peak measured on either side of it: the machine's drift cancels out
         results["mfu"] = results["training"]["mfu_median"]
+        if args.fusion_rounds:
+            print("fused vs stock ReLU MLP ...", flush=True)
+            results["fusion"] = bench_fusion(work, args.fusion_rounds, args.steps_per_window)
         if args.quick:
             bundle = small_bundle(work, threads)
         else:

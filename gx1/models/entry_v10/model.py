@@ -10,6 +10,7 @@ Rebuild a model only from a stored config: ``EntryV10Model(EntryV10Config(**trai
 
 The last transformer block only computes the query, attention output and MLP for the last
 position: the other positions' outputs are never used (keys/values still cover all positions).
+With ReLU, a block's MLP is ``fused_ops.relu_mlp``: the same bytes, computed with in-place activation passes.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gx1.models.entry_v10.fused_ops import fused_enabled, relu_mlp
 # nn.LayerNorm with a backward whose bytes do not depend on the thread count (invariant_ops' docstring)
 from gx1.models.entry_v10.invariant_ops import LayerNorm
 
@@ -89,7 +91,10 @@ class TransformerBlock(nn.Module):
         attn = F.scaled_dot_product_attention(self._heads(q), self._heads(k), self._heads(v))
         attn = attn.transpose(1, 2).reshape(batch, q.shape[1], width)
         x = x + self.dropout(self.attn_out(attn))
-        return x + self.dropout(self.ff_out(self.activation(self.ff_in(self.norm_ff(x)))))
+        h = self.norm_ff(x)
+        if self.activation is F.relu and fused_enabled():
+            return x + self.dropout(relu_mlp(h, self.ff_in, self.ff_out))  # same bytes, fewer passes (fused_ops)
+        return x + self.dropout(self.ff_out(self.activation(self.ff_in(h))))
 
 
 class EntryV10Model(nn.Module):

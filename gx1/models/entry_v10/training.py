@@ -221,7 +221,8 @@ def train_step(model: EntryV10Model, optimizer: torch.optim.Optimizer, inputs: M
             raise CheckFailed(f"non-finite {head} loss ({values[head]}) at step {step}: training stopped, no bundle written")
     optimizer.zero_grad(set_to_none=True)
     objective.backward()
-    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip else float("inf")).item()
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]  # model.parameters(), without walking the modules
+    grad_norm = torch.nn.utils.clip_grad_norm_(parameters, grad_clip if grad_clip else float("inf")).item()
     if not math.isfinite(grad_norm):
         bad = next(n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all())
         raise CheckFailed(f"non-finite gradient at step {step} (first in {bad}): training stopped, no bundle written")
