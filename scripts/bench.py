@@ -14,8 +14,8 @@ Measures on the embedded default year (70,217 M5 bars), all in a temporary direc
                       FLOP/s over the mean of short matmul peaks measured just before and after it, median
                       over the windows (so the machine's drift between the two measurements cancels out)
   fused MLP           the fused ReLU MLP (gx1/models/entry_v10/fused_ops.py) against the stock modules: two
-                      runs in alternating windows of one process (--fusion_rounds), median speed ratio, and
-                      whether their weights are byte-identical
+                      runs in one process taking turns step by step (--fusion_pairs), the median of the
+                      per-pair speed ratios, and whether their weights are byte-identical
   full-year run       the training command as a subprocess: peak memory (max RSS), wall clock, projection
                       for five epochs; direction AUC on a validation window (--val_days)
   replay              one-week replay, bundle load and verification included (median of --repeats)
@@ -143,6 +143,10 @@ class TrainingSteps:
             self.step += 1
         return count * self.batch / (time.perf_counter() - start)
 
+    def step_seconds(self) -> float:
+        """Run one step; return its wall time."""
+        return self.batch / self.run(1)
+
 
 def bench_training(work: Path, windows: int, steps_per_window: int, peak_probe, warmup_steps: int = 30) -> dict:
     """Median samples/s of the training step on the real data path, batch 64, seq_len 30, and the model FLOP
@@ -160,27 +164,27 @@ def bench_training(work: Path, windows: int, steps_per_window: int, peak_probe, 
             "paired_peak_gflops": peaks, "mfu_windows": mfus, "mfu_median": statistics.median(mfus)}
 
 
-def bench_fusion(work: Path, rounds: int, steps_per_window: int, warmup_steps: int = 20) -> dict:
-    """The fused ReLU MLP (``fused_ops``) against the stock modules: two identical runs whose windows alternate
-    (which goes first alternates too), so the machine's drift hits both; median of the per-round speed ratios,
-    and whether the two runs' weights are byte-identical at the end."""
+def bench_fusion(work: Path, pairs: int, warmup_steps: int = 10) -> dict:
+    """The fused ReLU MLP (``fused_ops``) against the stock modules: two identical runs that take turns step by
+    step (which goes first alternates), so the machine's drift hits both alike; the median of the per-pair speed
+    ratios, and whether the two runs' weights are byte-identical at the end."""
     fused, stock = TrainingSteps(work), TrainingSteps(work)
 
-    def stock_run(count: int) -> float:
+    def stock_step() -> float:
         with fused_ops.unfused():
-            return stock.run(count)
-    fused.run(warmup_steps)
-    stock_run(warmup_steps)
-    rates: dict[str, list[float]] = {"fused": [], "stock": []}
-    for round_ in range(rounds):
-        pair = (("fused", fused.run), ("stock", stock_run))
-        for name, run in pair if round_ % 2 == 0 else pair[::-1]:
-            rates[name].append(run(steps_per_window))
+            return stock.step_seconds()
+    for _ in range(warmup_steps):
+        fused.step_seconds()
+        stock_step()
+    times: dict[str, list[float]] = {"fused": [], "stock": []}
+    for pair in range(pairs):
+        turns = (("fused", fused.step_seconds), ("stock", stock_step))
+        for name, step in turns if pair % 2 == 0 else turns[::-1]:
+            times[name].append(step())
     identical = all(torch.equal(a, b) for a, b in zip(fused.model.state_dict().values(), stock.model.state_dict().values()))
-    return {"fused_samples_per_s": statistics.median(rates["fused"]), "stock_samples_per_s": statistics.median(rates["stock"]),
-            "speedup_median": statistics.median(f / s for f, s in zip(rates["fused"], rates["stock"])),
-            "speedups": [f / s for f, s in zip(rates["fused"], rates["stock"])], "identical_weights": identical,
-            "steps": fused.step}
+    return {"fused_step_ms": 1e3 * statistics.median(times["fused"]), "stock_step_ms": 1e3 * statistics.median(times["stock"]),
+            "speedup_median": statistics.median(s / f for f, s in zip(times["fused"], times["stock"])),
+            "pairs": pairs, "identical_weights": identical, "steps": fused.step}
 
 
 def bench_fullyear(work: Path, epochs: int, val_days: float, threads: int) -> dict:
@@ -423,9 +427,9 @@ def format_table(r: dict) -> str:
              f"{'    range over the windows':<44} {100 * min(t['mfu_windows']):>8.1f}-{100 * max(t['mfu_windows']):.1f}%   -"]
     if r.get("fusion"):
         u = r["fusion"]
-        lines += [f"{'  fused ReLU MLP vs stock (interleaved)':<44} {u['speedup_median']:>15.3f}x   "
-                  f"({u['fused_samples_per_s']:.0f} vs {u['stock_samples_per_s']:.0f} samples/s, range "
-                  f"{min(u['speedups']):.2f}-{max(u['speedups']):.2f}x; identical weights: {u['identical_weights']})"]
+        lines += [f"{'  fused ReLU MLP vs stock (alternate steps)':<44} {u['speedup_median']:>15.3f}x   "
+                  f"(median step {u['fused_step_ms']:.1f} vs {u['stock_step_ms']:.1f} ms over {u['pairs']} pairs; "
+                  f"identical weights: {u['identical_weights']})"]
     if r.get("fullyear"):
         f = r["fullyear"]
         lines += [f"{'full-year run: epochs measured':<44} {f['epochs']:>16}   5",
@@ -469,8 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fullyear_epochs", type=int, default=1, help="epochs of the full-year run (the plan: 5)")
     parser.add_argument("--val_days", type=float, default=14.0, help="validation window of the full-year run")
     parser.add_argument("--quick", action="store_true", help="skip the full-year run")
-    parser.add_argument("--fusion_rounds", type=int, default=8,
-                        help="rounds of the fused vs stock ReLU MLP comparison (two windows each; 0 = skip)")
+    parser.add_argument("--fusion_pairs", type=int, default=200,
+                        help="step pairs of the fused vs stock ReLU MLP comparison (0 = skip)")
     parser.add_argument("--sweep_samples", type=int, default=8000, help="samples per run of the parallel sweep (0 = skip)")
     parser.add_argument("--mode_repeats", type=int, default=3, help="runs per mode for portable vs native (0 = skip)")
     parser.add_argument("--ddp_repeats", type=int, default=3, help="runs per way for 1 process vs torchrun DDP (0 = skip)")
@@ -507,9 +511,9 @@ def main(argv: list[str] | None = None) -> int:
         results["training"] = bench_training(work, args.windows, args.steps_per_window, matmul_probe(size))
         # each window against the peak measured on either side of it: the machine's drift cancels out
         results["mfu"] = results["training"]["mfu_median"]
-        if args.fusion_rounds:
+        if args.fusion_pairs:
             print("fused vs stock ReLU MLP ...", flush=True)
-            results["fusion"] = bench_fusion(work, args.fusion_rounds, args.steps_per_window)
+            results["fusion"] = bench_fusion(work, args.fusion_pairs)
         if args.quick:
             bundle = small_bundle(work, threads)
         else:
