@@ -11,9 +11,9 @@ compares them; a training run's weights do not change). What differs is memory t
   (``threshold_backward`` into its own input) instead of writing another such tensor.
 
 On this project's 2-core machine the ReLU forward and backward went from 8 % to 1.3 % of the
-operator time of a training step (torch.profiler; README -> Performance), and a step is 1.5-4 %
-faster (``scripts/bench.py`` runs both paths in one process, taking turns step by step, and checks
-that their weights are byte-identical).
+operator time of a training step (torch.profiler; README -> Performance), and a step is 1.0-2.6 %
+faster, 1.7 % in the median of ten runs (``scripts/bench.py`` runs both paths in one process, taking
+turns step by step, and checks that their weights are byte-identical).
 
 The gradients follow PyTorch's own ``addmm`` backward formulas for ``F.linear``: weight gradient
 ``grad.t() @ input``, input gradient ``grad @ weight``, bias gradient ``grad.sum(0)``. ``unfused()``
