@@ -1,18 +1,22 @@
-"""How gx1 uses the CPU: one numeric code path on every x86-64 CPU (portable mode), set before torch loads.
+"""How gx1 uses the CPU: one arithmetic on every x86-64 CPU with AVX2 (portable mode), set before numpy and torch load.
 
-Imported by ``gx1/__init__.py``, so it runs before any gx1 module imports torch:
+Imported by ``gx1/__init__.py``, so it runs before any gx1 module imports numpy or torch:
 
-    GX1_REPRODUCIBILITY=portable  (default) pin ATen, MKL and oneDNN to the AVX2 code path with MKL's strict
-                                  conditional numerical reproducibility: the same bytes at any thread count
-                                  and on any Intel CPU with AVX2 (AVX-512 or not). MKL honours the branch
-                                  pin on Intel CPUs only: AMD CPUs take its AUTO path, and an Intel Xeon
-                                  and an AMD EPYC gave different weights (README "Reproducibility")
+    GX1_REPRODUCIBILITY=portable  (default) every library that computes floats takes a code path that does not
+                                  depend on the CPU's vendor, its ISA level above AVX2 or the thread count:
+                                  numpy's SIMD dispatch capped at AVX2 (NPY_DISABLE_CPU_FEATURES), numpy's
+                                  OpenBLAS on its Haswell kernels, one thread (OPENBLAS_CORETYPE,
+                                  OPENBLAS_NUM_THREADS), ATen's kernels at AVX2 (ATEN_CPU_CAPABILITY), oneDNN at
+                                  AVX2, and MKL on its vendor-neutral branch with strict conditional numerical
+                                  reproducibility (MKL_CBWR=COMPATIBLE,STRICT: the same bytes on Intel and AMD
+                                  at any thread count; MKL's AVX2 branch is honoured on Intel CPUs only)
     GX1_REPRODUCIBILITY=native    leave every library on its fastest path for this CPU (bytes may differ
-                                  between CPU models)
+                                  between CPU models and thread counts)
 
 The DVC stages pass the ``reproducibility`` param through this variable. A pin the user already set
-in the environment is kept and recorded. Torch imported before gx1 cannot be pinned any more; that
-is recorded too (``pins_applied: false``).
+in the environment is kept and recorded. numpy or torch imported before gx1 cannot be pinned any
+more; that is recorded too (``pins_applied: false``). ``gx1.doctor`` checks a machine's arithmetic
+against a recorded fingerprint in seconds.
 
 Threads beside other runs: OpenMP worker threads spin while they wait, and the spinning threads of
 two processes steal each other's cores. So when this process starts beside other gx1 trainings (or
@@ -28,7 +32,13 @@ import sys
 
 MODE_ENV = "GX1_REPRODUCIBILITY"
 MODES = ("portable", "native")
-PORTABLE_PINS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2,STRICT", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+# Every variable that selects a float code path, with its portable value. numpy 2.4's dispatch targets above
+# AVX2 are X86_V4, AVX512_ICL and AVX512_SPR (``numpy._core._multiarray_umath.__cpu_dispatch__``).
+PORTABLE_PINS = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR", "OPENBLAS_CORETYPE": "Haswell",
+                 "OPENBLAS_NUM_THREADS": "1", "ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE,STRICT",
+                 "ONEDNN_MAX_CPU_ISA": "AVX2"}
+NATIVE_DEFAULTS = {"MKL_CBWR": "AUTO,STRICT"}  # native mode: bitwise-reproducible MKL for a fixed CPU and thread count
+PINNED_MODULES = ("numpy", "torch")  # a module loaded before configure() has read its variables already
 
 TRAINING_MARKERS = ("gx1.models.entry_v10.entry_v10_ctx_train", "gx1-train", "gx1.cli:train")
 QUEUE_WORKER_MARKER = "queue-worker"
@@ -92,10 +102,9 @@ def configure() -> None:
     if _state:
         return
     mode = os.environ.get(MODE_ENV, "portable").strip().lower()
-    _state["torch_imported_first"] = "torch" in sys.modules
-    if mode in ("", "portable"):
-        for key, value in PORTABLE_PINS.items():
-            os.environ.setdefault(key, value)
+    _state["imported_first"] = [name for name in PINNED_MODULES if name in sys.modules]
+    for key, value in (PORTABLE_PINS if mode in ("", "portable") else NATIVE_DEFAULTS).items():
+        os.environ.setdefault(key, value)
     _state["parallel_runs"] = parallel_runs() if _is_training() else 1
     if _state["parallel_runs"] > 1:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -133,15 +142,57 @@ def pinned_values() -> dict:
     return {key: os.environ.get(key) for key in PORTABLE_PINS}
 
 
+def pins_applied() -> bool:
+    """False when numpy or torch was imported before gx1 (their code paths were chosen before the pins)."""
+    return not _state.get("imported_first")
+
+
 def reproducibility_facts(threads: int) -> dict:
-    """What a bundle records about how its bytes were computed. Portable mode: the mode and the pins (the
-    bytes do not depend on the CPU model or the thread count); native mode: also the CPU code path and threads."""
+    """What a bundle records about how its bytes were computed. Portable mode: the mode, every pin and the CPU
+    class the bytes hold on (they do not depend on the CPU model, its vendor or the thread count, so the
+    machine that made them is not named: a bundle stays byte-identical on every machine); native mode: also
+    the CPU (vendor, model, ISA level), ATen's code path and the thread count, which the bytes depend on."""
     import torch
-    facts = {"reproducibility": reproducibility_mode(), "cpu_pins": pinned_values(),
-             "pins_applied": not _state.get("torch_imported_first", False)}
+    facts = {"reproducibility": reproducibility_mode(), "cpu_pins": pinned_values(), "pins_applied": pins_applied()}
     if facts["reproducibility"] == "native":
-        facts.update(cpu_capability=torch.backends.cpu.get_cpu_capability(), num_threads=threads)
+        facts.update(cpu=cpu_identity(), cpu_capability=torch.backends.cpu.get_cpu_capability(), num_threads=threads)
+    else:
+        facts.update(cpu_class=PORTABLE_CPU_CLASS)
     return facts
+
+
+PORTABLE_CPU_CLASS = "x86-64 with AVX2 and FMA (x86-64-v3 or above), any vendor, any thread count"
+ISA_LEVELS = (("x86-64-v4", {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}),
+              ("x86-64-v3", {"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "movbe"}),
+              ("x86-64-v2", {"cx16", "lahf_lm", "popcnt", "sse4_1", "sse4_2", "ssse3"}))
+
+
+def isa_level(flags: set[str]) -> str:
+    """The highest x86-64 micro-architecture level whose features are all in ``flags`` (/proc/cpuinfo names;
+    each level requires the ones below it)."""
+    for index, (level, required) in enumerate(ISA_LEVELS):
+        if all(required <= flags for _, required in ISA_LEVELS[index:]):
+            return level
+    return "x86-64"
+
+
+def cpu_identity(cpuinfo: str | None = None) -> dict:
+    """This CPU's vendor, model name and ISA level, from /proc/cpuinfo (Linux; "unknown" elsewhere)."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+                cpuinfo = fh.read(1 << 20)
+        except OSError:
+            cpuinfo = ""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        if not line.strip():
+            break  # the first processor's block describes the CPU
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    flags = set(fields.get("flags", "").split())
+    return {"vendor": fields.get("vendor_id", "unknown"), "model": fields.get("model name", "unknown"),
+            "isa_level": isa_level(flags) if flags else "unknown"}
 
 
 def machine_facts() -> dict:
@@ -150,4 +201,4 @@ def machine_facts() -> dict:
 
     import torch
     return {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "num_threads": torch.get_num_threads(),
-            "machine": platform.machine(), **thread_facts()}
+            "machine": platform.machine(), "cpu": cpu_identity(), **thread_facts()}

@@ -32,6 +32,7 @@ from gx1.contract import META_NAME, contract_hash
 from gx1.models.entry_v10.variant import variant_facts
 
 bio = LazyModule("gx1.models.entry_v10.bundle_io")  # torch loads at the first check, not for --help
+inputs = LazyModule("gx1.models.entry_v10.inputs")
 torch = LazyModule("torch")
 
 DEFAULT_FEATURE_META = "gx1/models/entry_v9/nextgen_2020_2025_clean/entry_v9_feature_meta.json"
@@ -171,8 +172,7 @@ def check_golden_sample(opened: bio.OpenedBundle) -> CheckResult:
     """The rebuilt model reproduces the stored outputs for the stored inputs."""
     model = bio.model(opened)
     seq, snap, ctx_cat, ctx_cont, stored = bio.golden_inputs(opened, model.cfg)
-    with torch.no_grad():
-        outputs = model(seq, snap, ctx_cat, ctx_cont)
+    outputs = inputs.predict_samples(model, seq, snap, ctx_cat, ctx_cont)
     diff = float((outputs - stored).abs().max())
     detail = f"{len(stored)} samples, max abs diff {diff:.2e}"
     if math.isfinite(diff) and diff <= GOLDEN_ATOL:

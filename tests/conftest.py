@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 
+import gx1  # noqa: F401  (first: pins numpy's and torch's code paths before they load, gx1/cpu.py)
 import numpy as np
 import pytest
 

@@ -35,7 +35,7 @@ from sklearn.preprocessing import StandardScaler
 from gx1.common import InputError, atomic_write_bytes, parse_json_bytes, pretty_json, printable, sha256_bytes
 from gx1.contract import META_NAME, SEQ_SCALER_NAME, SNAP_SCALER_NAME, contract_hash, contract_part
 from gx1.models.entry_v10 import OUTPUT_COLUMNS
-from gx1.models.entry_v10.inputs import ModelInputs, build_model_inputs, gather_batch, predict_rows
+from gx1.models.entry_v10.inputs import ModelInputs, build_model_inputs, gather_batch, predict_rows, predict_samples
 from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
 from gx1.models.entry_v10.variant import variant_facts
 from gx1.scaler_io import scaler_from_bytes
@@ -87,8 +87,7 @@ def golden_sample(model: EntryV10Model, inputs: ModelInputs, rows: np.ndarray, t
     cpu_model.eval()
     seq, snap, ctx_cat, ctx_cont, _ = gather_batch(inputs.to(torch.device("cpu")),
                                                     torch.from_numpy(np.asarray(rows, dtype=np.int64)))
-    with torch.no_grad():
-        outputs = cpu_model(seq, snap, ctx_cat, ctx_cont)
+    outputs = predict_samples(cpu_model, seq, snap, ctx_cat, ctx_cont)
     return {"rows": [int(r) for r in rows], "times": [str(times[r].astype("datetime64[s]")) + "Z" for r in rows],
             "seq": seq.tolist(), "snap": snap.tolist(), "ctx_cat": ctx_cat.tolist(), "ctx_cont": ctx_cont.tolist(),
             "outputs": outputs.tolist(), "output_columns": list(OUTPUT_COLUMNS)}
@@ -404,9 +403,9 @@ class Bundle:
         """Scale a dataset's columns with the bundle's own scalers (the training-time data path)."""
         return build_model_inputs(data, self.feature_meta["contract"], self.seq_scaler, self.snap_scaler, self.seq_len)
 
-    def predict(self, inputs: ModelInputs, rows: np.ndarray, batch_size: int = 512) -> np.ndarray:
-        """Model outputs (direction logit, early-move logit, quality) for dataset rows, batched."""
-        return predict_rows(self.model, inputs, rows, batch_size).cpu().numpy()
+    def predict(self, inputs: ModelInputs, rows: np.ndarray) -> np.ndarray:
+        """Model outputs (direction logit, early-move logit, quality) for dataset rows (``inputs.predict_rows``)."""
+        return predict_rows(self.model, inputs, rows).cpu().numpy()
 
 
 def load_bundle(bundle_dir: str | Path, expected_hash: str | None = None) -> Bundle:
@@ -430,12 +429,15 @@ ENVIRONMENT_LOCK = Path(__file__).resolve().parents[3] / "requirements.lock"  # 
 
 def environment_facts(device: torch.device, threads: int, world_size: int = 1) -> dict:
     """What the weight bytes depend on besides inputs and params (gx1.cpu says which facts matter in which mode;
-    the number of torchrun processes always does), and the sha256 of the environment lock the code came with
-    (None outside a checkout)."""
+    the number of torchrun processes always does), the sha256 of the environment lock the code came with
+    (None outside a checkout), and this machine's arithmetic fingerprint (``gx1.fingerprint``; ``gx1.doctor
+    --bundle`` compares another machine's with it)."""
     from gx1.cpu import reproducibility_facts
+    from gx1.fingerprint import arithmetic_fingerprint
     lock = sha256_bytes(ENVIRONMENT_LOCK.read_bytes()) if ENVIRONMENT_LOCK.is_file() else None
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
             "scikit_learn": sklearn.__version__, "machine": platform.machine(), "device": device.type,
             "world_size": world_size,
-            "requirements_lock_sha256": lock, **reproducibility_facts(threads)}
+            "requirements_lock_sha256": lock, **reproducibility_facts(threads),
+            "arithmetic_fingerprint": arithmetic_fingerprint()}
 

@@ -69,14 +69,36 @@ def build_model_inputs(data: dict[str, np.ndarray], contract: dict, seq_scaler: 
     )
 
 
-def predict_rows(model: torch.nn.Module, inputs: ModelInputs, rows: np.ndarray, batch_size: int = 512) -> torch.Tensor:
-    """Model outputs (B, 3) for dataset rows, without gradient, in batches (bounded memory), on the inputs' device."""
-    device = inputs.seq.device
+INFERENCE_BLOCK = 64  # samples per model call at inference
+
+
+def predict_samples(model: torch.nn.Module, seq: torch.Tensor, snap: torch.Tensor, ctx_cat: torch.Tensor,
+                    ctx_cont: torch.Tensor) -> torch.Tensor:
+    """Model outputs (B, 3) for gathered samples, without gradient, ``INFERENCE_BLOCK`` samples per model call
+    (the last block padded by repeating its last sample; the padding's outputs are dropped).
+
+    Every prediction of a bar (validation, the golden sample, verify, replay) goes through here, so a sample's
+    output does not depend on how many samples are predicted with it: portable mode's gemms (MKL's vendor-
+    neutral branch) split a call's rows by its size, and a sample's bytes then depend on that size, but not on
+    the sample's place within calls of one size. The training batch of the default ``batch_size`` (64) is
+    such a call too."""
+    count = len(seq)
     outputs = []
     with torch.no_grad():
-        for start in range(0, len(rows), batch_size):
-            batch = gather_batch(inputs, torch.from_numpy(np.asarray(rows[start:start + batch_size], dtype=np.int64)).to(device))
-            outputs.append(model(*batch[:4]))
+        for start in range(0, count, INFERENCE_BLOCK):
+            index = torch.arange(start, start + INFERENCE_BLOCK, device=seq.device).clamp_max_(count - 1)
+            block = model(seq[index], snap[index], ctx_cat[index], ctx_cont[index])
+            outputs.append(block[:min(INFERENCE_BLOCK, count - start)])
+    return torch.cat(outputs) if outputs else torch.zeros((0, 3), device=seq.device)
+
+
+def predict_rows(model: torch.nn.Module, inputs: ModelInputs, rows: np.ndarray) -> torch.Tensor:
+    """Model outputs (B, 3) for dataset rows (``predict_samples``, gathered block by block: bounded memory)."""
+    device = inputs.seq.device
+    rows = np.asarray(rows, dtype=np.int64)
+    gather = INFERENCE_BLOCK * 16
+    outputs = [predict_samples(model, *gather_batch(inputs, torch.from_numpy(rows[start:start + gather]).to(device))[:4])
+               for start in range(0, len(rows), gather)]
     return torch.cat(outputs) if outputs else torch.zeros((0, 3), device=device)
 
 

@@ -269,7 +269,7 @@ def evaluate(model: EntryV10Model, inputs: ModelInputs, rows: np.ndarray) -> dic
     gradient, model in eval mode): the replay's model-quality figures, on the validation window."""
     from sklearn.metrics import roc_auc_score
     model.eval()
-    out = predict_rows(model, inputs, rows, 256)
+    out = predict_rows(model, inputs, rows)
     model.train()
     y = inputs.labels[torch.from_numpy(rows).to(inputs.labels.device)]
     losses = {k: float(v) for k, v in model.losses(out, y[:, 0], y[:, 1], y[:, 2]).items()}
