@@ -5,6 +5,7 @@ Run (on a quiet machine; figures are medians over several measured runs):
     python3 scripts/bench.py --fullyear_epochs 5   # the plan's five full-year epochs, measured end to end
     python3 scripts/bench.py --quick               # no full-year run (replay uses a small bundle)
     python3 scripts/bench.py --scaling_only        # the instruments x years table only (~3 min)
+    python3 scripts/bench.py --modes_only          # portable vs native mode only: single-run samples/s and their ratio
 
 Measures on the embedded default year (70,217 M5 bars), all in a temporary directory:
   dataset build       load bars + features/labels/eligibility + write parquet (median of --repeats)
@@ -41,6 +42,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import gx1  # noqa: E402,F401  (first: pins numpy's and torch's code paths before they load)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -479,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode_repeats", type=int, default=3, help="runs per mode for portable vs native (0 = skip)")
     parser.add_argument("--ddp_repeats", type=int, default=3, help="runs per way for 1 process vs torchrun DDP (0 = skip)")
     parser.add_argument("--ddp_only", action="store_true", help="measure only 1 process vs torchrun DDP")
+    parser.add_argument("--modes_only", action="store_true", help="measure only portable vs native mode (--mode_repeats runs each)")
     parser.add_argument("--scaling_sizes", type=int, nargs="*", default=[1, 6, 30], choices=sorted(SCALING_SOURCES),
                         help="instrument-years to measure (default 1 6 30; none = skip)")
     parser.add_argument("--scaling_samples", type=int, default=8000, help="training samples per scaling size")
@@ -496,6 +499,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.scaling_only:
             results["scaling"] = bench_scaling(work, args.scaling_sizes, args.scaling_samples, args.repeats)
             print(format_scaling(results["scaling"]))
+            write_json(args.json, results)
+            return 0
+        if args.modes_only:
+            bench_dataset(work, 1)  # the dataset and contract the runs train on
+            results["modes"] = bench_modes(work, args.sweep_samples or 8000, args.mode_repeats or 3)
+            print(json.dumps(results["modes"], indent=2))
             write_json(args.json, results)
             return 0
         if args.ddp_only:
