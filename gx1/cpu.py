@@ -1,15 +1,17 @@
-"""How gx1 uses the CPU: one arithmetic on every x86-64 CPU with AVX2 (portable mode), set before numpy and torch load.
+"""How gx1 uses the CPU: every float code path pinned (portable mode), set before numpy and torch load.
 
 Imported by ``gx1/__init__.py``, so it runs before any gx1 module imports numpy or torch:
 
-    GX1_REPRODUCIBILITY=portable  (default) every library that computes floats takes a code path that does not
-                                  depend on the CPU's vendor, its ISA level above AVX2 or the thread count:
-                                  numpy's SIMD dispatch capped at AVX2 (NPY_DISABLE_CPU_FEATURES), numpy's
-                                  OpenBLAS on its Haswell kernels, one thread (OPENBLAS_CORETYPE,
-                                  OPENBLAS_NUM_THREADS), ATen's kernels at AVX2 (ATEN_CPU_CAPABILITY), oneDNN at
-                                  AVX2, and MKL on its vendor-neutral branch with strict conditional numerical
-                                  reproducibility (MKL_CBWR=COMPATIBLE,STRICT: the same bytes on Intel and AMD
-                                  at any thread count; MKL's AVX2 branch is honoured on Intel CPUs only)
+    GX1_REPRODUCIBILITY=portable  (default) numpy's SIMD dispatch capped at AVX2 (NPY_DISABLE_CPU_FEATURES),
+                                  numpy's OpenBLAS on its Haswell kernels and one thread (OPENBLAS_CORETYPE,
+                                  OPENBLAS_NUM_THREADS): the data, dataset and contract bytes are the same on
+                                  every x86-64 CPU with AVX2, Intel or AMD, AVX-512 or not. ATen's kernels and
+                                  oneDNN at AVX2, MKL on its AVX2 branch with strict conditional numerical
+                                  reproducibility (MKL_CBWR=AVX2,STRICT): training bytes the same at any thread
+                                  count, on Intel CPUs with AVX2; MKL honours that branch on Intel only, so AMD
+                                  CPUs (its AUTO path) give other training bytes. MKL's vendor-neutral branch
+                                  (MKL_CBWR=COMPATIBLE,STRICT, set by hand) is not the default: it is a third of
+                                  the speed and its bytes moved with the thread count in a full training run
     GX1_REPRODUCIBILITY=native    leave every library on its fastest path for this CPU (bytes may differ
                                   between CPU models and thread counts)
 
@@ -35,7 +37,7 @@ MODES = ("portable", "native")
 # Every variable that selects a float code path, with its portable value. numpy 2.4's dispatch targets above
 # AVX2 are X86_V4, AVX512_ICL and AVX512_SPR (``numpy._core._multiarray_umath.__cpu_dispatch__``).
 PORTABLE_PINS = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR", "OPENBLAS_CORETYPE": "Haswell",
-                 "OPENBLAS_NUM_THREADS": "1", "ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE,STRICT",
+                 "OPENBLAS_NUM_THREADS": "1", "ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2,STRICT",
                  "ONEDNN_MAX_CPU_ISA": "AVX2"}
 NATIVE_DEFAULTS = {"MKL_CBWR": "AUTO,STRICT"}  # native mode: bitwise-reproducible MKL for a fixed CPU and thread count
 PINNED_MODULES = ("numpy", "torch")  # a module loaded before configure() has read its variables already
@@ -161,7 +163,7 @@ def reproducibility_facts(threads: int) -> dict:
     return facts
 
 
-PORTABLE_CPU_CLASS = "x86-64 with AVX2 and FMA (x86-64-v3 or above), any vendor, any thread count"
+PORTABLE_CPU_CLASS = "x86-64 with AVX2 and FMA (x86-64-v3 or above), any thread count; training bytes per MKL vendor path (Intel / AMD)"
 ISA_LEVELS = (("x86-64-v4", {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"}),
               ("x86-64-v3", {"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "movbe"}),
               ("x86-64-v2", {"cx16", "lahf_lm", "popcnt", "sse4_1", "sse4_2", "ssse3"}))

@@ -14,8 +14,9 @@ with the recorded ones. One line, and the exit status:
        (with this process's value beside the recorded one where they differ)
     2  bad usage, or no readable fingerprint
 
-The fingerprint records the mode and the pins it was made with; portable mode's fingerprint is the same
-on every x86-64 CPU with AVX2 (``gx1.cpu``).
+The fingerprint records the mode, the pins and the CPU it was made with. In portable mode its numpy and
+scikit-learn kernels are the same on every x86-64 CPU with AVX2; its MKL kernels (gemm, CPU flash attention)
+are the same on CPUs of the vendor that made it (``gx1.cpu``).
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def this_machine() -> dict:
     from gx1.cpu import PORTABLE_CPU_CLASS, cpu_identity, pinned_values, reproducibility_mode
     from gx1.fingerprint import arithmetic_fingerprint
     mode = reproducibility_mode()
-    document = {"kind": KIND, "reproducibility": mode, "cpu_pins": pinned_values()}
+    document = {"kind": KIND, "reproducibility": mode, "cpu_pins": pinned_values(), "made_on": cpu_identity()}
     document["cpu"] = PORTABLE_CPU_CLASS if mode == "portable" else cpu_identity()
     return {**document, **arithmetic_fingerprint()}
 
