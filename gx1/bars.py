@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from gx1.common import ArgumentParser, InputError, atomic_path, check_output_file, run_cli
+from gx1.common import ArgumentParser, InputError, atomic_path, file_problem, printable, run_cli
 
 BAR_COLUMNS = ("time", "open", "high", "low", "close", "volume", "spread")
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -51,6 +51,9 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 TIME_FORMAT_HINT = "expected e.g. 2025-01-02 00:05:00, 2025.01.02 00:05 or 02.01.2025 00:05:00.000"
 _ZONE_OFFSET = r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$"
 _INTERVAL_NAMES = {60: "M1", 300: "M5", 900: "M15", 1800: "M30", 3600: "H1", 14400: "H4", 86400: "D1"}
+MIN_HEADER_FIELDS = 5  # time, open, high, low, close: a first line with fewer fields is not a bars header
+MAX_HEADER_BYTES = 1 << 16
+MAX_LISTED_NAMES, MAX_NAME_CHARS, MAX_CELL_CHARS = 12, 32, 40
 
 
 # ----------------------------------------------------------------------------- parsing helpers
@@ -58,6 +61,19 @@ _INTERVAL_NAMES = {60: "M1", 300: "M5", 900: "M15", 1800: "M30", 3600: "H1", 144
 
 def _normalise_header(name: str) -> str:
     return name.strip().lstrip("\ufeff").strip("<>").strip().lower().replace(" ", "_")
+
+
+def listed_names(names: list[str]) -> str:
+    """Column names for a message: at most MAX_LISTED_NAMES, each cut to MAX_NAME_CHARS and escaped."""
+    shown = [printable(n if len(n) <= MAX_NAME_CHARS else n[:MAX_NAME_CHARS - 3] + "...") for n in names[:MAX_LISTED_NAMES]]
+    more = f" (+{len(names) - MAX_LISTED_NAMES} more)" if len(names) > MAX_LISTED_NAMES else ""
+    return (", ".join(shown) or "(none)") + more
+
+
+def _cell(value: object) -> str:
+    """A cell value for a message: repr, escaped, at most MAX_CELL_CHARS."""
+    text = printable(repr(value))
+    return text if len(text) <= MAX_CELL_CHARS else text[:MAX_CELL_CHARS - 3] + "..."
 
 
 def _first_failing_index(values: pa.Array, convert: Callable[[pa.Array], pa.Array]) -> int | None:
@@ -108,7 +124,8 @@ def _time_column(raw: pa.Array) -> np.ndarray:
         canonical = _canonical_time_strings(raw)
         bad = _first_failing_index(canonical, _to_utc_nanoseconds)
         if bad is not None:
-            raise InputError(f"row {bad + 1}: time {raw[bad].as_py()!r} is not a recognised date-time ({TIME_FORMAT_HINT})")
+            raise InputError(f"row {bad + 1}: time {_cell(raw[bad].as_py())} is not a recognised date-time "
+                             f"({TIME_FORMAT_HINT})")
         nanoseconds = _to_utc_nanoseconds(canonical)
     elif pa.types.is_timestamp(raw.type) or pa.types.is_date(raw.type):
         try:
@@ -121,8 +138,10 @@ def _time_column(raw: pa.Array) -> np.ndarray:
     return nanoseconds.to_numpy(zero_copy_only=False).astype("datetime64[ns]")
 
 
-def _bars_from_table(table: pa.Table, spread_scale: float | None = None) -> dict[str, np.ndarray]:
-    """Map a raw table (any header dialect, string or numeric cells) onto a bars table."""
+def _bars_from_table(table: pa.Table, spread_scale: float | None = None, typed: bool = False) -> dict[str, np.ndarray]:
+    """Map a raw table (any header dialect, string or numeric cells) onto a bars table. ``typed`` (parquet): the
+    price, volume and spread columns must be numbers (integer, float or decimal; a boolean or text column is
+    refused, never read as 1.0 or parsed)."""
     found: dict[str, str] = {}
     for raw_name in table.column_names:
         found.setdefault(_normalise_header(raw_name), raw_name)
@@ -138,11 +157,18 @@ def _bars_from_table(table: pa.Table, spread_scale: float | None = None) -> dict
     missing = [name for name in ("time",) + PRICE_COLUMNS if name not in columns]
     if missing:
         raise InputError(
-            f"missing required column {missing[0]!r}; columns found: {', '.join(table.column_names) or '(none)'}; "
+            f"missing required column {missing[0]!r}; columns found: {listed_names(table.column_names)}; "
             f"need time, open, high, low, close (volume, spread optional)"
         )
     if table.num_rows == 0:
         raise InputError("no data rows: the file has a header but no bars")
+    if typed:
+        for name in BAR_COLUMNS[1:]:
+            kind = table.schema.field(columns[name]).type if name in columns else None
+            numeric = kind is None or pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+            if not numeric:
+                raise InputError(f"column {printable(columns[name])[:MAX_NAME_CHARS]} ({name}) holds {kind}, not numbers: "
+                                 f"store {', '.join(BAR_COLUMNS[1:])} as numbers (float64)")
 
     if "date" in found and "time" in found:  # separate date and time-of-day columns (MT5, some exports)
         raw_time = pc.binary_join_element_wise(table[found["date"]], table[found["time"]], " ")
@@ -162,7 +188,7 @@ def _bars_from_table(table: pa.Table, spread_scale: float | None = None) -> dict
         values = table[columns[name]].combine_chunks()
         bad = _first_failing_index(values, _to_float)
         if bad is not None:
-            parse_errors.append((bad, f"{row_label(bad)}: {name} is not a number: {values[bad].as_py()!r}"))
+            parse_errors.append((bad, f"{row_label(bad)}: {name} is not a number: {_cell(values[bad].as_py())}"))
             continue
         bars[name] = _to_float(values).to_numpy(zero_copy_only=False).astype(np.float64)
     if parse_errors:
@@ -192,16 +218,25 @@ def price_decimals(table: pa.Table, names: list[str]) -> int:
 
 
 def _read_csv_table(path: Path) -> tuple[pa.Table, str]:
+    """A CSV bars file as a table of text columns, and its dialect. A first line that is not a header of at least
+    MIN_HEADER_FIELDS comma-, semicolon- or tab-separated names is "not a bars table", never quoted."""
     with open(path, "rb") as handle:
-        header_line = handle.readline().decode("utf-8-sig", errors="replace").rstrip("\r\n")
+        raw_header = handle.readline(MAX_HEADER_BYTES + 1)
+    not_a_table = ("not a bars table: its first line is not a header such as time,open,high,low,close,volume,spread "
+                   "(comma, semicolon or tab separated)")
+    if len(raw_header) > MAX_HEADER_BYTES or b"\0" in raw_header:
+        raise InputError(not_a_table)
+    header_line = raw_header.decode("utf-8-sig", errors="replace").rstrip("\r\n")
     if not header_line.strip():
         raise InputError("file is empty: expected a header line such as time,open,high,low,close,volume,spread")
     delimiter = max("\t;,", key=header_line.count)
     names = [name.strip().strip("\"'") for name in header_line.split(delimiter)]
+    if len(names) < MIN_HEADER_FIELDS:
+        raise InputError(not_a_table)
     normalised = [_normalise_header(name) for name in names]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise InputError(f"the header names {duplicates} more than once: give every column its own name")
+        raise InputError(f"the header names {listed_names(duplicates)} more than once: give every column its own name")
     if names[0].lstrip("\ufeff").startswith("<"):
         dialect = "mt5"
     elif normalised[0] == "gmt_time":
@@ -213,7 +248,7 @@ def _read_csv_table(path: Path) -> tuple[pa.Table, str]:
 
     def remember_malformed(row: pa_csv.InvalidRow) -> str:
         if not malformed:
-            malformed.append(f"row {row.number - 1}: expected {row.expected_columns} fields, found {row.actual_columns}: {row.text[:80]!r}")
+            malformed.append(f"row {row.number - 1}: expected {row.expected_columns} fields, found {row.actual_columns}")
         return "skip"
 
     try:
@@ -232,8 +267,9 @@ def _read_csv_table(path: Path) -> tuple[pa.Table, str]:
 
 def _read_bars(path: str | os.PathLike, point_size: float) -> tuple[dict[str, np.ndarray], str]:
     source = Path(path)
-    if not source.is_file():
-        raise InputError("file not found")
+    problem = file_problem(source)
+    if problem:
+        raise InputError(problem)
     if not (0 < point_size <= 1e6 or point_size == AUTO_POINT_SIZE):  # NaN and inf fail too
         raise InputError(f"point_size must be a positive finite price (e.g. 0.01 for XAUUSD) or 0 (from the prices' "
                          f"decimals), got {point_size}")
@@ -245,7 +281,7 @@ def _read_bars(path: str | os.PathLike, point_size: float) -> tuple[dict[str, np
         dialect = "parquet"
     else:
         table, dialect = _read_csv_table(source)
-    bars = _bars_from_table(table, spread_scale=point_size if dialect == "mt5" else None)
+    bars = _bars_from_table(table, spread_scale=point_size if dialect == "mt5" else None, typed=dialect == "parquet")
     return bars, dialect
 
 
@@ -347,6 +383,18 @@ def bars_to_arrow(bars: dict[str, np.ndarray]) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=list(BAR_COLUMNS))
 
 
+def _is_bars_schema(schema: pa.Schema) -> bool:
+    return schema.names == list(BAR_COLUMNS) and all(pa.types.is_float64(t) for t in schema.types[1:]) \
+        and pa.types.is_timestamp(schema.types[0])
+
+
+def bars_kind():
+    """What ``write_bars_parquet`` writes (gx1.outputs content signature): the only file gx1.bars or gx1.synth
+    overwrites."""
+    from gx1.outputs import parquet_kind
+    return parquet_kind("bars parquet (time, open, high, low, close, volume, spread)", _is_bars_schema)
+
+
 def write_bars_parquet(bars: dict[str, np.ndarray], path: str | os.PathLike) -> None:
     """Write bars atomically; the same bars give the same bytes (zstd level 3, no run-varying metadata)."""
     with atomic_path(path) as temporary:
@@ -363,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--point_size", type=float, default=AUTO_POINT_SIZE,
                         help="price of one point, for MT5 <SPREAD> (default 0: one unit of the prices' last decimal)")
     args = parser.parse_args(argv)
-    check_output_file(args.output, args.input)
+    from gx1.outputs import check_file
+    check_file(args.output, bars_kind(), inputs=[args.input])
 
     bars, dialect = _load_validated_bars(args.input, args.point_size)
     try:

@@ -12,10 +12,31 @@ Same train_dir bytes, same bundle bytes.
 """
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 from gx1.common import ArgumentParser, CheckFailed, InputError, replace_dir, run_cli, staging_dir
+
+
+def out_problem(out_dir: Path) -> str | None:
+    """Why ``--out`` may not be replaced (None: absent, empty, or a gx1 bundle holding only bundle files, which its
+    manifest.json proves: the content signature of gx1.bundle's output, no marker file added to the bundle)."""
+    from gx1.models.entry_v10 import bundle_io as bio
+    if not out_dir.is_dir() or out_dir.is_symlink():
+        return None
+    allowed = set(bio.BUNDLE_FILES) | {bio.MANIFEST}
+    with os.scandir(out_dir) as listing:
+        names = []
+        for entry in listing:
+            if entry.name not in allowed or not entry.is_file(follow_symlinks=False):
+                return (f"refusing to replace {out_dir}: it holds {entry.name}, which is not a bundle file gx1.bundle "
+                        "writes (it is not a gx1 bundle holding only bundle files); remove it or choose another --out")
+            names.append(entry.name)
+    if names and not bio.is_bundle_folder(out_dir):
+        return (f"refusing to replace {out_dir}: its {bio.MANIFEST} is not a gx1 bundle manifest (it is not a gx1 bundle "
+                "holding only bundle files); remove it or choose another --out")
+    return None
 
 
 def assemble_bundle(train_dir: str | Path, out_dir: str | Path) -> dict:
@@ -29,9 +50,9 @@ def assemble_bundle(train_dir: str | Path, out_dir: str | Path) -> dict:
         raise InputError(f"--out {out_dir} overlaps --train_dir {train_dir}: choose a separate bundle directory")
     if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
         raise InputError(f"--out {out_dir} exists and is not a directory: remove it or choose another --out")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not bio.is_bundle_folder(out_dir):
-        raise InputError(f"refusing to replace {out_dir}: it is not a gx1 bundle holding only bundle files; "
-                         "remove it or choose another --out")
+    problem = out_problem(out_dir)
+    if problem:
+        raise InputError(problem)
     source = bio.open_bundle(train_dir)
     failure = integrity_failure(source)
     if failure is not None:
@@ -43,7 +64,7 @@ def assemble_bundle(train_dir: str | Path, out_dir: str | Path) -> dict:
         failure = integrity_failure(bio.open_bundle(staging))
         if failure is not None:
             raise CheckFailed(f"the assembled bundle does not verify: {failure.name}: {failure.detail}")
-        replace_dir(staging, out_dir, bio.is_bundle_folder)
+        replace_dir(staging, out_dir, lambda path: out_problem(path) is None)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return {name: bio.sha256_bytes(blob) for name, blob in files.items()}

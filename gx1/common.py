@@ -202,11 +202,13 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 MAX_JSON_BYTES = 16 << 20  # no JSON file gx1 reads is anywhere near this
 
 
-def read_regular_file(path: str | os.PathLike, what: str, max_bytes: int) -> bytes:
-    """The bytes of a regular file (never a symlink, device or pipe), at most ``max_bytes``, else InputError."""
+def read_regular_file(path: str | os.PathLike, what: str, max_bytes: int, follow_symlinks: bool = False) -> bytes:
+    """The bytes of a regular file (never a device or pipe; a symlink only with ``follow_symlinks``), at most
+    ``max_bytes``, else InputError."""
     p = Path(path)
+    nofollow = 0 if follow_symlinks else getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(p, os.O_RDONLY | nofollow | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise InputError(f"{what} not found: {p}") from None
     except OSError as exc:
@@ -216,13 +218,41 @@ def read_regular_file(path: str | os.PathLike, what: str, max_bytes: int) -> byt
     with os.fdopen(fd, "rb") as fh:
         info = os.fstat(fh.fileno())
         if not stat.S_ISREG(info.st_mode):
-            raise InputError(f"{what} {p} is not a regular file")
+            raise InputError(f"{what} {p} is {_mode_kind(info.st_mode)}, not a regular file")
         if info.st_size > max_bytes:
             raise InputError(f"{what} {p} is {info.st_size} bytes, more than the {max_bytes} allowed")
         data = fh.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise InputError(f"{what} {p} grew past {max_bytes} bytes while read")
     return data
+
+
+def file_problem(path: str | os.PathLike) -> str | None:
+    """None when ``path`` is a regular file (a symlink to one counts); else what it is instead, as words that follow
+    the path: "not found", "is a directory, not a regular file", "is a named pipe (FIFO), ..." (a reader would
+    block on a pipe), "is a device, ..."."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "not found"
+    return None if stat.S_ISREG(mode) else f"is {_mode_kind(mode)}, not a regular file"
+
+
+def _mode_kind(mode: int) -> str:
+    return ("a regular file" if stat.S_ISREG(mode) else "a directory" if stat.S_ISDIR(mode)
+            else "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "a special file")
+
+
+def require_regular_file(path: str | os.PathLike, what: str) -> Path:
+    """``path`` when it is a regular file (``file_problem``), else InputError: "<what> not found: <path>" or
+    "<what> <path> is a directory, not a regular file" (never a read that blocks on a pipe)."""
+    problem = file_problem(path)
+    if problem == "not found":
+        raise InputError(f"{what} not found: {path}")
+    if problem:
+        raise InputError(f"{what} {path} {problem}: give the path of a file")
+    return Path(path)
 
 
 def parse_json_bytes(data: bytes, what: str) -> Any:
@@ -272,36 +302,83 @@ def replace_dir(staging: Path, final: Path, owned: Callable[[Path], bool]) -> No
         shutil.rmtree(old, ignore_errors=True)
 
 
+MAX_PARAMS_BYTES = 1 << 20
+MAX_PARAMS_DEPTH = 32  # params.yaml nests three levels (walkforward.folds.<name>.start)
+
+
 def read_params_yaml(path: str | os.PathLike, section: str) -> dict:
-    """``section`` of a params.yaml as a dict ({} when absent); one line for a missing or malformed file
-    (PyYAML: installed with DVC, imported when used)."""
+    """``section`` of a params.yaml as a dict ({} when absent); one line for a missing, oversized or malformed file.
+
+    Read bounded (PyYAML, installed with DVC, imported when used): a regular file of at most MAX_PARAMS_BYTES,
+    nesting at most MAX_PARAMS_DEPTH deep, no aliases (``*name``: they multiply what a few bytes say) and no
+    key twice in one mapping (YAML would keep the last silently)."""
     import yaml
+    text = read_regular_file(path, "params file", MAX_PARAMS_BYTES, follow_symlinks=True)
     try:
-        params = yaml.safe_load(Path(path).read_text()) or {}
-    except FileNotFoundError:
-        raise InputError(f"params file not found: {path}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} is not valid YAML: {printable(exc).splitlines()[0][:200]}") from None
+        params = yaml.load(text.decode("utf-8"), Loader=_bounded_yaml_loader()) or {}  # noqa: S506 - a SafeLoader subclass
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
+        first = printable(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path} is not valid YAML: {first[:200]}") from None
+    except _ParamsRefused as exc:
+        raise InputError(f"{path}: {exc}") from None
     if not isinstance(params, dict):
         raise InputError(f"{path} is not a mapping of params")
     return params.get(section) or {}
 
 
-def swap_in_folder(final: Path, fill: Callable[[Path], Any], owned: Callable[[Path], bool]) -> Any:
-    """Run ``fill(staging)`` in a new staging folder beside ``final`` and swap it in whole (``replace_dir``); any failure
-    removes the staging folder and leaves ``final`` as it was. Returns what ``fill`` returns."""
+class _ParamsRefused(Exception):
+    """A params file that YAML would read but gx1 does not: an alias, too deep, a key twice."""
+
+
+def _bounded_yaml_loader():
+    import yaml
+
+    class BoundedLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark
+                raise _ParamsRefused(f"line {mark.line + 1}: YAML aliases (*name) are not accepted: write the value out")
+            self.depth = getattr(self, "depth", 0) + 1
+            try:
+                if self.depth > MAX_PARAMS_DEPTH:
+                    mark = self.peek_event().start_mark
+                    raise _ParamsRefused(f"line {mark.line + 1}: nested more than {MAX_PARAMS_DEPTH} levels deep")
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if not isinstance(key, (str, int, float, bool, type(None))):
+                    raise _ParamsRefused(f"line {key_node.start_mark.line + 1}: a key must be a plain value")
+                if key in seen:  # as a dict compares keys: 1, 1.0 and true are one key
+                    raise _ParamsRefused(f"line {key_node.start_mark.line + 1}: key {printable(repr(key))[:60]} appears "
+                                         "twice in one mapping (YAML would keep only the last): keep one")
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return BoundedLoader
+
+
+def swap_in_folder(final: Path, fill: Callable[[Path], Any], owner: str | Callable[[Path], bool]) -> Any:
+    """Run ``fill(staging)`` in a new staging folder beside ``final`` and swap it in whole; any failure removes the
+    staging folder and leaves ``final`` as it was. Returns what ``fill`` returns.
+
+    ``owner`` is the command's name: then ``gx1.outputs.swap_in_folder`` (a marker proves the folder is the
+    command's own earlier output). A callable ``owned(folder)`` is the older form (no marker), kept until every
+    caller passes its name."""
+    if isinstance(owner, str):
+        from gx1 import outputs
+        return outputs.swap_in_folder(final, fill, owner)
     staging = staging_dir(final)
     try:
         result = fill(staging)
-        replace_dir(staging, final, owned)
+        replace_dir(staging, final, owner)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return result
-
-
-def owned_when_holding(marker: str) -> Callable[[Path], bool]:
-    """``owned`` for replace_dir: a folder this tool wrote (it holds ``marker``) or an empty one."""
-    return lambda path: (Path(path) / marker).exists() or not any(Path(path).iterdir())
 
 
 def staging_dir(final: Path) -> Path:

@@ -18,7 +18,8 @@ n/a when a side has no value (no trades). Tolerances (relative ones are fraction
            candidate >= baseline - tol
 Notes say when a bundle was trained on its own replay window (in-sample figures) and when a side made
 no trades (its entry-quality rows are n/a).
-The comparison is informative: exit 0 whatever the verdicts; 2 for a missing or malformed report.
+The comparison is informative: exit 0 whatever the verdicts; 2 for a missing or malformed report, or a
+``--json`` path that is one of the reports (or any file but an earlier comparison: ``gx1.outputs``).
 ``dvc metrics diff`` shows the same figures from replay.json.
 """
 from __future__ import annotations
@@ -29,6 +30,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from gx1.common import ArgumentParser, InputError, read_json, run_cli, write_json
+from gx1.outputs import check_file, json_kind
+
+JSON_KIND = json_kind("gx1.compare table", ("baseline", "candidate", "tolerances", "rows", "notes"))  # --json overwrites
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate_tolerance", type=_fraction, default=Tolerances.rate, help="absolute (default 0.05)")
     parser.add_argument("--json", default="", help="also write the table as JSON here")
     args = parser.parse_args(argv)
+    if args.json:  # never one of the reports compared, never a file that is not a comparison gx1 wrote
+        check_file(args.json, JSON_KIND, inputs=[args.baseline, args.candidate])
     tol = Tolerances(args.count_tolerance, args.quality_tolerance, args.rate_tolerance)
     baseline = load_report(args.baseline, "baseline")
     candidate = load_report(args.candidate, "candidate")

@@ -9,7 +9,9 @@ The scalers are fitted on the eligible rows a training run with the same ``--hol
 a walk-forward fold's test period reaches them; the meta records that window (``fit``) and the
 trainer refuses a contract fitted on rows it holds out.
 
-Writes entry_v9_feature_meta.json, seq_scaler.joblib, snap_scaler.joblib and prints the
+Writes entry_v9_feature_meta.json, seq_scaler.joblib, snap_scaler.joblib as one set (``gx1.outputs.write_set``:
+built beside them, the old meta moved aside first and the new one put in place last, rolled back on an error,
+so new scalers never sit beside the old meta; each overwrites only a file of its own kind) and prints the
 feature contract hash: the first 16 hex digits of sha256 over the canonical JSON (sorted
 keys, no spaces) of the meta's ``contract`` part (feature names and order, categorical
 cardinalities, continuous context features, label definition, bar interval, instruments). Refitting the
@@ -28,8 +30,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gx1.common import (
-    ArgumentParser, InputError, atomic_write_bytes, canonical_json, check_output_file, number_in, read_json, read_regular_file,
-    run_cli, sha256_bytes, utc_time, write_json,
+    ArgumentParser, InputError, canonical_json, number_in, pretty_json, read_json, read_regular_file, run_cli, sha256_bytes,
+    utc_time, write_json,
 )
 from gx1.dataset import (
     read_bar_interval_seconds, read_dataset, read_dataset_schema_names, read_instruments, read_label_config, split_rows,
@@ -45,6 +47,7 @@ SNAP_SCALER_NAME = "snap_scaler.joblib"
 CONTRACT_KEYS = ("feature_set", "seq_features", "snap_features", "ctx_cat_features", "ctx_cont_features", "labels",
                  "bar_interval_seconds", "instruments")
 MAX_SCALER_BYTES = 1 << 20
+CONTRACT_FILES = (META_NAME, SEQ_SCALER_NAME, SNAP_SCALER_NAME)
 
 
 def contract_part(meta: dict) -> dict:
@@ -163,6 +166,36 @@ def scale(matrix: np.ndarray, scaler: StandardScaler) -> np.ndarray:
     return out
 
 
+def output_kinds() -> dict[str, "outputs.Kind"]:
+    """What gx1.contract may overwrite (gx1.outputs content signatures): a feature meta, a scaler the allow-list
+    reads as a StandardScaler, its own report."""
+    from gx1 import outputs
+
+    def is_scaler(path: Path) -> bool:
+        from gx1.scaler_io import scaler_from_bytes
+        try:
+            scaler_from_bytes(read_regular_file(path, "scaler", MAX_SCALER_BYTES, follow_symlinks=True), str(path))
+            return True
+        except (InputError, OSError):
+            return False
+    scaler = outputs.Kind("scaler (.joblib StandardScaler)", is_scaler)
+    return {META_NAME: outputs.json_kind("feature meta", ("contract", "feature_contract_hash", "scalers")),
+            SEQ_SCALER_NAME: scaler, SNAP_SCALER_NAME: scaler,
+            "report": outputs.json_kind("gx1.contract report", ("feature_contract_hash", "fit_rows", "fit_last_time"))}
+
+
+def check_outputs(out_dir: Path, report: str | None, data: str) -> None:
+    """Each output absent or of its own kind, none of them the dataset, the report none of the three contract files."""
+    from gx1.outputs import check_file
+    kinds = output_kinds()
+    for name in CONTRACT_FILES:
+        check_file(out_dir / name, kinds[name], inputs=[data])
+    if report:
+        if any(Path(report).resolve() == (out_dir / name).resolve() for name in CONTRACT_FILES):
+            raise InputError(f"--report {report} is one of the contract files in --out_dir: give another path")
+        check_file(report, kinds["report"], inputs=[data])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m gx1.contract", description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="dataset parquet (from gx1.dataset)")
@@ -174,18 +207,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="fit the scalers on rows before this UTC time only (a walk-forward fold's start)")
     args = parser.parse_args(argv)
     out = Path(args.out_dir)
-    for output in (out / SEQ_SCALER_NAME, out / SNAP_SCALER_NAME, out / META_NAME, args.report):
-        if output:
-            check_output_file(output, args.data)
+    check_outputs(out, args.report, args.data)
     label_config = asdict(read_label_config(args.data))
     present = set(read_dataset_schema_names(args.data))
     data = read_dataset(args.data, columns=[c for c in ("time", "instrument", "eligible", *SEQ_FEATURES, *SNAP_FEATURES)
                                             if c in present])  # not the prices and labels: less memory on big tables
     meta, seq_blob, snap_blob = fit_contract(data, label_config, read_bar_interval_seconds(args.data),
                                              read_instruments(args.data), args.holdout_days, args.train_end)
-    atomic_write_bytes(out / SEQ_SCALER_NAME, seq_blob)
-    atomic_write_bytes(out / SNAP_SCALER_NAME, snap_blob)
-    write_json(out / META_NAME, meta)
+    from gx1.outputs import write_set  # one set: a failure never leaves new scalers beside the old meta
+    write_set(out, {SEQ_SCALER_NAME: seq_blob, SNAP_SCALER_NAME: snap_blob, META_NAME: pretty_json(meta).encode()},
+              META_NAME)
     if args.report:
         write_json(args.report, {"feature_contract_hash": meta["feature_contract_hash"], "fit_rows": meta["fit_rows"],
                                  "fit_last_time": meta["fit"]["last_time"],

@@ -11,7 +11,7 @@ Imported by ``gx1/__init__.py``, so it runs before any gx1 module imports numpy 
                                   count, on Intel CPUs with AVX2; MKL honours that branch on Intel only, so AMD
                                   CPUs (its AUTO path) give other training bytes. MKL's vendor-neutral branch
                                   (MKL_CBWR=COMPATIBLE,STRICT, set by hand) is not the default: it is a third of
-                                  the speed and its bytes moved with the thread count in a full training run
+                                  the speed and not thread-invariant (addmm 1860x15 . 15x128 differs at 1 and 2 threads)
     GX1_REPRODUCIBILITY=native    leave every library on its fastest path for this CPU (bytes may differ
                                   between CPU models and thread counts)
 

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from gx1.bars import infer_interval_seconds, interval_name, load_bars, validate_bars
 from gx1.common import (
-    ArgumentParser, InputError, atomic_path, canonical_json, check_output_file, number_in, printable, run_cli, write_json,
+    ArgumentParser, InputError, atomic_path, canonical_json, file_problem, number_in, printable, run_cli, write_json,
 )
 from gx1.features import (
     CTX_CAT_FEATURES, CTX_CONT_FEATURES, LABEL_COLUMNS, SEQ_FEATURES, SNAP_FEATURES, LabelConfig,
@@ -158,7 +158,31 @@ def write_dataset(columns: dict[str, np.ndarray], path: str, cfg: LabelConfig) -
         pq.write_table(columns_to_arrow(columns, cfg), tmp, compression="zstd", write_statistics=False)
 
 
+def check_dataset_path(path: str) -> None:
+    """InputError unless ``path`` is a regular file: a named pipe would block the parquet reader, a directory is
+    not a dataset."""
+    problem = file_problem(path)
+    if problem == "not found":
+        raise InputError(f"dataset not found: {path} (run `dvc repro dataset` or `python -m gx1.dataset`)")
+    if problem:
+        raise InputError(f"dataset {path} {problem}: give the dataset parquet file (gx1.dataset)")
+
+
+def dataset_kind():
+    """What ``write_dataset`` (and gx1.fold_data) writes (gx1.outputs content signature: the label config in the
+    schema metadata): the only file gx1.dataset --out or gx1.fold_data --out overwrites."""
+    from gx1.outputs import parquet_kind
+    return parquet_kind("gx1 dataset parquet", lambda schema: LABEL_CONFIG_KEY in (schema.metadata or {}))
+
+
+def stats_kind():
+    """What gx1.dataset --stats writes: the only file it overwrites."""
+    from gx1.outputs import json_kind
+    return json_kind("gx1.dataset stats JSON", ("rows", "eligible_rows", "eligibility_rate", "label_config"))
+
+
 def _schema_metadata(path: str, key: bytes, what: str) -> bytes:
+    check_dataset_path(path)
     try:
         metadata = pq.read_schema(path).metadata or {}
     except FileNotFoundError:
@@ -191,6 +215,7 @@ def read_bar_interval_seconds(path: str) -> int:
 
 def read_dataset_schema_names(path: str) -> list[str]:
     """The column names of a dataset file."""
+    check_dataset_path(path)
     try:
         return pq.read_schema(path).names
     except FileNotFoundError:
@@ -213,6 +238,7 @@ def read_instruments(path: str) -> list[str]:
 
 def read_dataset(path: str, columns: list[str] | None = None) -> dict[str, np.ndarray]:
     """Read a dataset parquet into numpy columns (time as datetime64[ns]; instrument as fixed-width strings)."""
+    check_dataset_path(path)
     try:
         table = pq.read_table(path, columns=columns)
     except FileNotFoundError:
@@ -421,9 +447,12 @@ def main(argv: list[str] | None = None) -> int:
     cfg = label_config_from_args(args)
     sources = bars_sources(args.bars)
     inputs = [path for paths in sources.values() for path in paths]
-    check_output_file(args.out, *inputs)
+    from gx1.outputs import check_file
+    check_file(args.out, dataset_kind(), inputs=inputs)
     if args.stats:
-        check_output_file(args.stats, *inputs)
+        check_file(args.stats, stats_kind(), inputs=[*inputs, args.out])
+        if Path(args.stats).resolve() == Path(args.out).resolve():
+            raise InputError(f"--stats {args.stats} is the --out path: give two files")
     start = time.perf_counter()
     bars_by_instrument, notes = load_sources(sources, args.point_size, cfg)
     columns = build_instruments_dataset(bars_by_instrument, cfg)

@@ -24,8 +24,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gx1.common import ArgumentParser, InputError, atomic_path, check_output_file, number_in, printable, run_cli, utc_time
-from gx1.dataset import instrument_blocks, read_label_config, table_columns
+from gx1.common import ArgumentParser, InputError, atomic_path, number_in, printable, run_cli, utc_time
+from gx1.dataset import check_dataset_path, dataset_kind, instrument_blocks, read_label_config, table_columns
+from gx1.outputs import check_file
 from gx1.walkforward import fold_end
 
 DEFAULT_TAIL_BARS = 288
@@ -52,6 +53,7 @@ def fold_rows(columns: dict[str, np.ndarray], end: str, tail_bars: int, window_s
 
 def write_fold_data(data: str, start: str, end: str, tail_bars: int, out: str, train_days: float = 0.0) -> int:
     """Write the fold's rows of ``data`` to ``out`` (atomically, same schema and metadata); return the row count."""
+    check_dataset_path(data)
     try:
         table = pq.read_table(data)
     except FileNotFoundError:
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                              "row, an expanding window)")
     parser.add_argument("--out", required=True, help="the fold's dataset file to write")
     args = parser.parse_args(argv)
-    check_output_file(args.out, args.data)
+    check_file(args.out, dataset_kind(), inputs=[args.data])  # only a gx1 dataset file, never --data itself
     end = fold_end(args.start, args.days)
     rows = write_fold_data(args.data, args.start, end, args.tail_bars, args.out, args.train_days)
     window = f"from {fold_end(args.start, -args.train_days)} " if args.train_days else ""

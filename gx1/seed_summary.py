@@ -17,7 +17,8 @@ import json
 import math
 from pathlib import Path
 
-from gx1.common import ArgumentParser, InputError, run_cli, write_json
+from gx1.common import ArgumentParser, InputError, read_json, run_cli, write_json
+from gx1.outputs import check_file, json_kind
 
 
 def _flatten(prefix: str, value, out: dict[str, float]) -> None:
@@ -81,7 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exp_show_json", help="saved `dvc exp show --json` output instead of reading the repo")
     parser.add_argument("--json", help="write the summary here")
     args = parser.parse_args(argv)
-    exp_show = json.loads(Path(args.exp_show_json).read_text()) if args.exp_show_json else dvc_exp_show()
+    if args.json:  # never the saved `dvc exp show --json` read, only an earlier summary
+        check_file(args.json, json_kind("seed summary", ("runs", "metrics")), inputs=[args.exp_show_json])
+    exp_show = read_json(args.exp_show_json, "--exp_show_json") if args.exp_show_json else dvc_exp_show()
+    if not isinstance(exp_show, list) or not all(isinstance(b, dict) for b in exp_show):
+        raise InputError(f"--exp_show_json {args.exp_show_json} is not what `dvc exp show --json` prints "
+                         "(a list of objects)")
     runs = experiment_metrics(exp_show)
     if args.exps:
         missing = [name for name in args.exps if name not in runs]

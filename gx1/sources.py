@@ -16,7 +16,10 @@ with an optional ``point_size`` for MetaTrader 5 spreads)::
 Each source is validated (gx1.bars) and its bar interval checked against ``interval_minutes``; one
 instrument's files are joined in time order. The folder gets ``<INSTRUMENT>.parquet`` per source and
 ``sources.json`` (bars, first and last bar, interval of each), and is swapped in whole: a failure leaves
-the previous folder as it was. Exit 2 with one line for a bad source.
+the previous folder as it was. The folder is replaced only when it is gx1.sources' own earlier output (its
+``.gx1-output`` marker lists every file in it, ``gx1.outputs``), and no source file may lie inside it.
+Instrument names are text (``1`` and ``'1'`` would be one instrument); params.yaml is read bounded
+(``gx1.common.read_params_yaml``: no alias, no key twice). Exit 2 with one line for a bad source.
 """
 from __future__ import annotations
 
@@ -26,16 +29,16 @@ from pathlib import Path
 import numpy as np
 
 from gx1.bars import infer_interval_seconds, interval_name, write_bars_parquet
-from gx1.common import (
-    ArgumentParser, InputError, owned_when_holding, printable, read_params_yaml, run_cli, swap_in_folder, write_json,
-)
+from gx1.common import ArgumentParser, InputError, printable, read_params_yaml, run_cli, write_json
 from gx1.dataset import check_instrument, load_instrument_bars
+from gx1.outputs import check_inputs_outside, swap_in_folder
 from gx1.synth import INSTRUMENTS, generate_bars
 
 SYNTHETIC = "synthetic"
 SYNTHETIC_KEYS = {"file", "interval_minutes", "year", "last_year", "seed"}
 FILE_KEYS = {"file", "interval_minutes", "point_size"}
 YEARS = (1971, 2261)  # gx1.synth's --year range
+COMMAND = "gx1.sources"  # the owner named in the out_dir's marker (gx1.outputs)
 
 
 def read_sources(params_path: str) -> dict[str, dict]:
@@ -47,7 +50,9 @@ def read_sources(params_path: str) -> dict[str, dict]:
                          "{XAUUSD: {file: synthetic, interval_minutes: 5, year: 2025, last_year: 2025, seed: 20250101}}")
     for name, entry in sources.items():
         where = f"{params_path}: data.sources.{printable(str(name))[:40]}"
-        check_instrument(str(name), where)
+        if not isinstance(name, str):  # YAML reads 1 as a number: 1 and '1' would become one instrument
+            raise InputError(f"{where}: an instrument name must be text, not {type(name).__name__} {name!r}: quote it")
+        check_instrument(name, where)
         if not isinstance(entry, dict) or "file" not in entry or "interval_minutes" not in entry:
             raise InputError(f"{where} needs at least file (a path, a list of paths, or synthetic) and interval_minutes")
         allowed = SYNTHETIC_KEYS if entry["file"] == SYNTHETIC else FILE_KEYS
@@ -59,7 +64,7 @@ def read_sources(params_path: str) -> dict[str, dict]:
                 or not 0 < entry["interval_minutes"] <= 1440:
             raise InputError(f"{where}: interval_minutes {entry['interval_minutes']!r} must be a whole number of minutes "
                              "in 1..1440")
-    return {str(name): entry for name, entry in sources.items()}
+    return dict(sources)
 
 
 def source_bars(instrument: str, entry: dict, where: str) -> dict[str, np.ndarray]:
@@ -88,8 +93,12 @@ def source_bars(instrument: str, entry: dict, where: str) -> dict[str, np.ndarra
 
 
 def build_sources(params_path: str, out_dir: str) -> dict:
-    """Write every source's bars into ``out_dir`` (swapped in whole); return the manifest."""
+    """Write every source's bars into ``out_dir`` (swapped in whole, only over gx1.sources' own earlier output);
+    return the manifest. No source file may lie inside ``out_dir``: the folder is replaced whole."""
     sources = read_sources(params_path)
+    check_inputs_outside(out_dir, [("--params", params_path)] + [
+        (f"data.sources.{name} file", path) for name, entry in sources.items() if entry["file"] != SYNTHETIC
+        for path in (entry["file"] if isinstance(entry["file"], list) else [entry["file"]]) if isinstance(path, str)])
 
     def fill(staging: Path) -> dict:
         manifest = {}
@@ -106,7 +115,7 @@ def build_sources(params_path: str, out_dir: str) -> dict:
                   f"{manifest[instrument]['first_time']} .. {manifest[instrument]['last_time']}", file=sys.stderr, flush=True)
         write_json(staging / "sources.json", manifest)
         return manifest
-    return swap_in_folder(Path(out_dir), fill, owned_when_holding("sources.json"))
+    return swap_in_folder(Path(out_dir), fill, COMMAND)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,8 @@ calendar year or several.
     python -m gx1.synth --year 2025 --seed 20250101 --out data/bars/xauusd_m5_2025.parquet
     python -m gx1.synth --instrument EURUSD --year 2020 --last_year 2025 --seed 7 --out data/bars/eurusd.parquet
 
-Same arguments -> same bytes. Instruments differ in price level, volatility, decimals and spread
+Same arguments -> same bytes; a request of more than ``MAX_BAR_SLOTS`` calendar bar slots (e.g. 1971-2261 at
+M1) is refused with one line before anything is allocated. Instruments differ in price level, volatility, decimals and spread
 (``INSTRUMENTS``); years are chained (each starts at the previous year's last close, with the seed
 ``seed + (year - first year)``), so several years are one continuous series. The market model, all
 whole-array numpy:
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gx1.bars import validate_bars, write_bars_parquet
-from gx1.common import ArgumentParser, InputError, check_output_file, number_in, run_cli
+from gx1.common import ArgumentParser, InputError, number_in, run_cli
 
 ANNUAL_DRIFT = 0.10
 STUDENT_T_DEGREES = 4
@@ -38,6 +39,9 @@ BREAK_START_MINUTE, BREAK_END_MINUTE = 21 * 60, 22 * 60  # daily break, UTC
 TREND_STRENGTH = 0.10  # a slowly varying drift (in units of the bar's sigma): a weak, learnable momentum signal
 TREND_BARS = 36  # the drift's persistence, in bars
 MISSING_BAR_RATE = 0.07  # times (1 - activity) where activity < 1
+# A request's bars are held in memory several times over (about 110 bytes a bar at the peak, and the dataset
+# stage's features far more): 10 million calendar slots (19 years of M1, 95 of M5) is ~7 million bars.
+MAX_BAR_SLOTS = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,12 @@ def _moving_average_noise(rng: np.random.Generator, length: int, window: int) ->
     return (cumulative[window:][:length] - cumulative[:length]) / np.sqrt(window)
 
 
+def bar_slots(year: int, last_year: int, interval_minutes: int) -> int:
+    """Calendar bar slots of ``year``..``last_year`` (every interval of every day; about 70% are trading bars)."""
+    days = sum(366 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 365 for y in range(year, last_year + 1))
+    return days * MINUTES_PER_DAY // interval_minutes
+
+
 def generate_gold_bars(year: int = 2025, seed: int = 20250101, interval_minutes: int = 5) -> dict[str, np.ndarray]:
     """Deterministic gold-like bars (a bars table, see gx1.bars) for one calendar year."""
     return generate_bars("XAUUSD", year, year, seed, interval_minutes)
@@ -121,6 +131,13 @@ def generate_bars(instrument: str = "XAUUSD", year: int = 2025, last_year: int |
     last_year = year if last_year is None else last_year
     if last_year < year:
         raise InputError(f"last_year {last_year} is before year {year}")
+    if interval_minutes <= 0 or 60 % interval_minutes:
+        raise InputError(f"interval_minutes must divide 60 (1, 5, 15, 60, ...), got {interval_minutes}")
+    slots = bar_slots(year, last_year, interval_minutes)
+    if slots > MAX_BAR_SLOTS:
+        raise InputError(f"{year}..{last_year} at {interval_minutes}-minute bars is {slots:,} bar slots, more than the "
+                         f"{MAX_BAR_SLOTS:,} one synthetic request may hold (about {MAX_BAR_SLOTS / 525_960:.0f} years of "
+                         f"1-minute bars, {MAX_BAR_SLOTS * 5 / 525_960:.0f} of 5-minute): ask for fewer years or longer bars")
     years, price = [], INSTRUMENTS[instrument].start_price
     for offset, one_year in enumerate(range(year, last_year + 1)):
         years.append(_one_year(INSTRUMENTS[instrument], one_year, seed + offset, interval_minutes, price))
@@ -225,7 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval_minutes", type=int, default=5, help="bar interval in minutes, must divide 60 (default 5)")
     parser.add_argument("--out", required=True, help="bars parquet to write")
     args = parser.parse_args(argv)
-    check_output_file(args.out)
+    from gx1.bars import bars_kind
+    from gx1.outputs import check_file
+    check_file(args.out, bars_kind())  # absent, or bars gx1 wrote: never another file
 
     bars = generate_bars(args.instrument, args.year, args.last_year, args.seed, args.interval_minutes)
     validate_bars(bars)

@@ -30,6 +30,7 @@ from typing import Any, Callable
 from gx1.common import ArgumentParser, CheckFailed, InputError, LazyModule, printable, read_json, run_cli, write_json
 from gx1.contract import META_NAME, contract_hash
 from gx1.models.entry_v10.variant import variant_facts
+from gx1.outputs import MARKER, check_file, json_kind
 
 bio = LazyModule("gx1.models.entry_v10.bundle_io")  # torch loads at the first check, not for --help
 inputs = LazyModule("gx1.models.entry_v10.inputs")
@@ -40,6 +41,7 @@ PLAN_KEYS = ("supports_context_features", "expected_ctx_cat_dim", "expected_ctx_
 GOLDEN_ATOL = 1e-5  # a CUDA-trained bundle checked on CPU differs by ~1e-7
 HASH_PATTERN = re.compile(r"[0-9a-f]{16}")
 MAX_LISTED = 10
+REPORT_KIND = json_kind("gx1.verify report", ("bundle_dir", "expected_hash", "all_passed", "checks"))  # --report overwrites
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -56,22 +58,41 @@ Check = Callable[["bio.OpenedBundle"], CheckResult]
 
 
 def check_manifest(opened: bio.OpenedBundle) -> CheckResult:
-    """Every bundle file listed, present, a regular file, sha256 as listed; nothing else listed; no unlisted
-    file a runtime could load."""
+    """Every bundle file listed, present, a regular file, sha256 as listed, its JSON an object within bounds;
+    nothing else listed; no unlisted file a runtime could load; the folder small enough to list
+    (``bundle_limits.MAX_FOLDER_ENTRIES``)."""
     problems = [f"{name} not listed" for name in bio.BUNDLE_FILES if name not in opened.listed]
     problems += [f"unknown listed file {_show(name)}" for name in opened.unlisted]
     problems += [f"{name} {why}" for name, why in sorted(opened.unreadable.items())]
     problems += [f"{name} sha256 does not match the manifest" for name in sorted(opened.blobs)
                  if name in opened.listed and name not in opened.verified]
-    problems += [f"unlisted loadable file {_show(name)}" for name in bio.loadable_extras(opened)]
+    problems += _unreadable_documents(opened)
+    loadable = bio.loadable_extras(opened)  # once: linear in the files listed
+    problems += [f"unlisted loadable file {_show(name)}" for name in loadable]
+    if opened.overflow:
+        problems.append(f"the folder was not listed to the end: {opened.overflow}")
     if opened.manifest_format != bio.MANIFEST_FORMAT:
         problems.append(f"format {_show(opened.manifest_format)} is not {bio.MANIFEST_FORMAT}")
-    allowed = [name for name in opened.extras if name not in bio.loadable_extras(opened)]
+    loadable_set = set(loadable)
+    allowed = [name for name in opened.extras if name not in loadable_set and name != MARKER]  # MARKER: gx1.outputs
     extras = f"; other files: {_names([_show(n) for n in allowed])}" if allowed else ""
     if problems:
         return CheckResult("manifest", False, f"{_names(problems, '; ')}{extras} (expected every bundle file listed, "
                                               f"present, sha256 as listed, no unlisted loadable file)")
     return CheckResult("manifest", True, f"{len(opened.listed)} files, sha256 as listed{extras}")
+
+
+def _unreadable_documents(opened: bio.OpenedBundle) -> list[str]:
+    """Why each JSON bundle file that matched the manifest is not a JSON object within the bounds every reader
+    applies (``bundle_limits.parse_json``): a runtime reads all four, so verify fails what a runtime would refuse."""
+    problems = []
+    for name in bio.JSON_FILES:
+        if name in opened.verified:
+            try:
+                opened.document(name)
+            except bio.BundleError as exc:
+                problems.append(str(exc))
+    return problems
 
 
 def plan_value_check(key: str, context: bool = True) -> Check:
@@ -274,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="true: the plan's §5A values (v10_ctx, 5/2 context dims); false: a bundle trained without "
                              "context (v10, 0/0), as ENTRY_CONTEXT_FEATURES_ENABLED=false produces")
     args = parser.parse_args(argv)
+    if args.report:  # never the bundle's own files, the feature meta read, or a file that is not a verify report
+        check_file(args.report, REPORT_KIND, inputs=[args.feature_meta_path if args.expected_hash is None else None],
+                   protect=[args.bundle_dir])
     expected = args.expected_hash.strip().lower() if args.expected_hash is not None else expected_hash_from_meta(args.feature_meta_path)
     if not HASH_PATTERN.fullmatch(expected):
         raise InputError(f"--expected_hash {args.expected_hash!r} is not 16 hex digits (training prints the hash)")

@@ -10,6 +10,7 @@ import json
 import os
 import pickle
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.preprocessing import StandardScaler
 
-from conftest import run_train, train_argv
+from conftest import TRAIN_MODULE, run_train, train_argv
 from gx1 import bundle, replay, verify
 from gx1.common import InputError, run_cli, sha256_bytes
 from gx1.models.entry_v10 import bundle_io
@@ -366,3 +367,380 @@ def test_bad_inputs_get_one_line_and_exit_2(small_pipeline, tmp_path, module, ar
                             env={**os.environ, "ENTRY_CONTEXT_FEATURES_ENABLED": "true"})
     assert result.returncode == 2 and one_line(result.stderr) and message in result.stderr, result.stderr
     assert not (tmp_path / "out").exists()
+
+
+# ----------------------------------------------------------------------------- issue 28: ownership, bounds, one line
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every entry under ``root``: file sha256, link target, or its kind: what a refused command must leave as it was."""
+    state = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(folder) / name
+            relative, info = path.relative_to(root).as_posix(), path.lstat()
+            if path.is_symlink():
+                state[relative] = f"-> {os.readlink(path)}"
+            elif stat.S_ISREG(info.st_mode):
+                state[relative] = sha256_bytes(path.read_bytes())
+            else:
+                state[relative] = "dir" if stat.S_ISDIR(info.st_mode) else "special"
+    return state
+
+
+def module_main(name: str):
+    import importlib
+    return importlib.import_module(name).main
+
+
+def json_file(path: Path, value) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=1) + "\n")
+    return path
+
+
+def write_params(path: Path, sources: str) -> Path:
+    path.write_text(f"data:\n  sources:\n{sources}")
+    return path
+
+
+SYNTHETIC_H1 = "{file: synthetic, interval_minutes: 60, year: 2025, last_year: 2025, seed: 1}"
+
+
+def hostile_setup(case: str, tmp: Path, pipeline: dict, request) -> tuple[str, list[str], str]:
+    """(module, argv, a fragment of the one line) for one output that is not the command's own to replace."""
+    tmp.joinpath("notes.txt").write_text("mine\n")
+    fake_bundle = tmp / "bundle"
+    json_file(fake_bundle / "manifest.json", {"format": "gx1-bundle/2", "files": {}})
+    json_file(fake_bundle / "golden_sample.json", {"rows": []})
+    meta = json_file(tmp / "contract" / "entry_v9_feature_meta.json", {"contract": {}})
+    replay_json = json_file(tmp / "a" / "replay.json", {"n_candidates": 1})
+    if case == "sources_foreign_folder":  # a folder of the user's that happens to hold a sources.json
+        json_file(tmp / "out" / "sources.json", {"mine": True})
+        tmp.joinpath("out", "notes.txt").write_text("mine\n")
+        return "gx1.sources", ["--params", str(write_params(tmp / "p.yaml", f"    XAUUSD: {SYNTHETIC_H1}\n")),
+                               "--out_dir", str(tmp / "out")], "refusing to replace"
+    if case == "walkforward_foreign_folder":
+        json_file(tmp / "fold" / "fold.json", {"start": "x"})
+        (tmp / "fold" / "precious.txt").write_text("mine\n")
+        return "gx1.walkforward", ["--data", str(pipeline["data"]), "--start", "2025-01-10", "--days", "1",
+                                   "--out_dir", str(tmp / "fold")], "refusing to replace"
+    if case == "replay_user_files_with_its_names":
+        for name in ("summary.json", "replay.json"):
+            (tmp / "reports").mkdir(exist_ok=True)
+            (tmp / "reports" / name).write_text("mine\n")
+        real_bundle = request.getfixturevalue("trained_run")[0]  # a replay that would run to the end
+        return "gx1.replay", ["--bundle_dir", str(real_bundle), "--data", str(pipeline["data"]),
+                              "--out_dir", str(tmp / "reports")], "refusing to replace"
+    if case == "replay_into_the_bundle":
+        return "gx1.replay", ["--bundle_dir", str(fake_bundle), "--data", str(pipeline["data"]),
+                              "--out_dir", str(fake_bundle / "replay")], "overlap"
+    if case.startswith("verify_onto_"):
+        target = {"verify_onto_manifest": fake_bundle / "manifest.json", "verify_onto_golden": fake_bundle / "golden_sample.json",
+                  "verify_onto_meta": meta, "verify_onto_user_json": json_file(tmp / "mine.json", {"a": 1})}[case]
+        return "gx1.verify", ["--bundle_dir", str(fake_bundle), "--feature_meta_path", str(meta), "--report", str(target)], \
+            "refusing to overwrite" if case == "verify_onto_user_json" else "output"
+    if case.startswith("compare_onto_"):
+        target = tmp / "link.json"
+        if case == "compare_onto_hard_link":
+            os.link(replay_json, target)
+        elif case == "compare_onto_symlink":
+            os.symlink(replay_json, target)
+        else:
+            target = replay_json
+        return "gx1.compare", ["--baseline", str(replay_json), "--candidate", str(replay_json), "--json", str(target)], \
+            "is the input"
+    if case == "contract_report_onto_its_meta":
+        contract = tmp / "c"
+        json_file(contract / "entry_v9_feature_meta.json", {"contract": {}, "feature_contract_hash": "x", "scalers": {}})
+        return "gx1.contract", ["--data", str(pipeline["data"]), "--out_dir", str(contract), "--report",
+                                str(contract / "entry_v9_feature_meta.json")], "refusing to overwrite"
+    if case == "contract_over_a_foreign_scaler":
+        (tmp / "c").mkdir()
+        (tmp / "c" / "seq_scaler.joblib").write_bytes(b"my own pickle, not a scaler")
+        return "gx1.contract", ["--data", str(pipeline["data"]), "--out_dir", str(tmp / "c")], "seq_scaler.joblib"
+    if case == "dataset_out_onto_user_parquet":
+        pq.write_table(pa.table({"x": [1, 2]}), tmp / "mine.parquet")
+        return "gx1.dataset", ["--bars", str(pipeline["bars"]), "--out", str(tmp / "mine.parquet")], "refusing to overwrite"
+    if case == "dataset_stats_onto_user_json":
+        return "gx1.dataset", ["--bars", str(pipeline["bars"]), "--out", str(tmp / "d.parquet"), "--stats",
+                               str(json_file(tmp / "mine.json", {"a": 1}))], "refusing to overwrite"
+    if case == "bars_output_onto_user_csv":
+        return "gx1.bars", ["--input", str(pipeline["bars"]), "--output", str(tmp / "notes.txt")], "refusing to overwrite"
+    if case == "synth_out_onto_user_file":
+        return "gx1.synth", ["--interval_minutes", "60", "--out", str(tmp / "notes.txt")], "refusing to overwrite"
+    if case == "fold_data_onto_hard_link_of_data":
+        os.link(pipeline["data"], tmp / "f.parquet")
+        return "gx1.fold_data", ["--data", str(pipeline["data"]), "--start", "2025-01-10", "--out", str(tmp / "f.parquet")], \
+            "is the input"
+    if case == "headline_onto_its_input":
+        train = json_file(tmp / "t.json", {"train_loss": 1.0})
+        return "gx1.headline", ["--train", str(train), "--replay", str(json_file(tmp / "r.json", {"trades": 1})),
+                                "--out", str(train)], "is the input"
+    if case == "headline_onto_user_json":
+        return "gx1.headline", ["--train", str(json_file(tmp / "t.json", {"train_loss": 1.0})), "--replay",
+                                str(json_file(tmp / "r.json", {"trades": 1})), "--out",
+                                str(json_file(tmp / "mine.json", {"a": 1}))], "refusing to overwrite"
+    if case == "walkforward_summary_onto_a_fold":
+        fold = json_file(tmp / "folds" / "a" / "fold.json", {"start": "2025-01-01"})
+        return "gx1.walkforward_summary", ["--folds_dir", str(tmp / "folds"), "--out", str(fold), "--table",
+                                           str(tmp / "t.tsv")], "lies inside"
+    if case == "walkforward_summary_table_onto_user_file":
+        (tmp / "folds").mkdir()
+        return "gx1.walkforward_summary", ["--folds_dir", str(tmp / "folds"), "--out", str(tmp / "s.json"), "--table",
+                                           str(tmp / "notes.txt")], "refusing to overwrite"
+    if case == "seed_summary_onto_its_input":
+        saved = json_file(tmp / "exp.json", [])
+        os.symlink(saved, tmp / "link.json")
+        return "gx1.seed_summary", ["--exp_show_json", str(saved), "--json", str(tmp / "link.json")], "is the input"
+    raise AssertionError(case)
+
+
+OWNERSHIP_CASES = [
+    "sources_foreign_folder", "walkforward_foreign_folder", "replay_user_files_with_its_names", "replay_into_the_bundle",
+    "verify_onto_manifest", "verify_onto_golden", "verify_onto_meta", "verify_onto_user_json", "compare_onto_input",
+    "compare_onto_hard_link", "compare_onto_symlink", "contract_report_onto_its_meta", "contract_over_a_foreign_scaler",
+    "dataset_out_onto_user_parquet", "dataset_stats_onto_user_json", "bars_output_onto_user_csv",
+    "synth_out_onto_user_file", "fold_data_onto_hard_link_of_data", "headline_onto_its_input", "headline_onto_user_json",
+    "walkforward_summary_onto_a_fold", "walkforward_summary_table_onto_user_file", "seed_summary_onto_its_input",
+]
+
+
+@pytest.mark.parametrize("case", OWNERSHIP_CASES)
+def test_no_command_replaces_or_overwrites_what_is_not_its_own(small_pipeline, tmp_path, capsys, monkeypatch, request, case):
+    """Issue 28, every command and output flag: a folder that is not the command's own earlier output, a file of
+    another kind, one of the command's inputs (also through a hard link or symlink), a file inside a bundle or
+    contract it reads: exit 2, one line, and not one byte under tmp_path changes."""
+    module, argv, fragment = hostile_setup(case, tmp_path, small_pipeline, request)
+    monkeypatch.setenv("ENTRY_CONTEXT_FEATURES_ENABLED", "true")
+    before = tree(tmp_path)
+    code, _, err = cli(module_main(module), argv, capsys)
+    assert code == 2 and one_line(err) and fragment in err, err
+    assert tree(tmp_path) == before
+
+
+def test_sources_never_deletes_the_bars_it_reads_from_its_own_folder(tmp_path, capsys):
+    """The issue's case: bars dropped into the data stage's folder and listed there; the next run refuses (one line)
+    instead of replacing the folder with them in it."""
+    params = write_params(tmp_path / "p.yaml", f"    XAUUSD: {SYNTHETIC_H1}\n")
+    out = tmp_path / "sources"
+    from gx1 import sources
+    assert cli(sources.main, ["--params", str(params), "--out_dir", str(out)], capsys)[0] == 0
+    shutil.copy(out / "XAUUSD.parquet", out / "eurusd_mine.parquet")
+    write_params(params, f"    XAUUSD: {SYNTHETIC_H1}\n    EURUSD: {{file: {out / 'eurusd_mine.parquet'}, interval_minutes: 60}}\n")
+    before = tree(tmp_path)
+    code, _, err = cli(sources.main, ["--params", str(params), "--out_dir", str(out)], capsys)
+    assert code == 2 and one_line(err) and "lies inside the output folder" in err, err
+    assert tree(tmp_path) == before
+    (out / "eurusd_mine.parquet").unlink()  # with the user's file gone, the folder is the command's own again
+    write_params(params, f"    XAUUSD: {SYNTHETIC_H1}\n")
+    assert cli(sources.main, ["--params", str(params), "--out_dir", str(out)], capsys)[0] == 0
+    (out / "notes.txt").write_text("mine\n")
+    before = tree(tmp_path)
+    code, _, err = cli(sources.main, ["--params", str(params), "--out_dir", str(out)], capsys)
+    assert code == 2 and one_line(err) and "notes.txt" in err and tree(tmp_path) == before
+
+
+def replay_report() -> dict:
+    """A replay.json with every figure gx1.compare reads."""
+    from gx1.compare import FIGURES
+    report: dict = {}
+    for figure in FIGURES:
+        *parents, last = figure.key.split(".")
+        node = report
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = 1.0
+    return report
+
+
+def test_every_command_still_replaces_its_own_earlier_output(small_pipeline, tmp_path, capsys, monkeypatch):
+    """The other side of ownership: a second run over the first run's outputs succeeds, for each command here."""
+    from gx1 import bars, compare as compare_module, contract, dataset, fold_data, headline, seed_summary, synth
+    runs = [
+        (synth.main, ["--interval_minutes", "60", "--out", str(tmp_path / "s.parquet")]),
+        (bars.main, ["--input", str(tmp_path / "s.parquet"), "--output", str(tmp_path / "b.parquet")]),
+        (dataset.main, ["--bars", "XAUUSD=" + str(small_pipeline["bars"]), "--out", str(tmp_path / "d.parquet"),
+                        "--stats", str(tmp_path / "d.json")]),
+        (contract.main, ["--data", str(tmp_path / "d.parquet"), "--out_dir", str(tmp_path / "c"), "--report",
+                         str(tmp_path / "c.json")]),
+        (fold_data.main, ["--data", str(tmp_path / "d.parquet"), "--start", "2025-01-10", "--out", str(tmp_path / "f.parquet")]),
+        (headline.main, ["--train", str(json_file(tmp_path / "t.json", {"train_loss": 1.0})), "--replay",
+                         str(json_file(tmp_path / "r.json", {"trades": 1})), "--out", str(tmp_path / "h.json")]),
+        (compare_module.main, ["--baseline", str(json_file(tmp_path / "a.json", replay_report())), "--candidate",
+                               str(tmp_path / "a.json"), "--json", str(tmp_path / "cmp.json")]),
+        (seed_summary.main, ["--exp_show_json", str(json_file(tmp_path / "e.json", [{"experiments": [{"revs": [
+            {"name": "x", "data": {"metrics": {"m.json": {"data": {"auc": 0.5}}}}}]}]}])), "--json", str(tmp_path / "ss.json")]),
+    ]
+    for main, argv in runs:
+        for attempt in range(2):
+            code, _, err = cli(main, argv, capsys)
+            assert code == 0, (main.__module__, attempt, err)
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["entry_v9_feature_meta.json", "seq_scaler.joblib",
+                                                                    "snap_scaler.joblib"]
+
+
+LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(8)) + "data: {sources: *i}\n"
+
+
+@pytest.mark.parametrize("text, fragment", [
+    pytest.param(LAUGHS, "aliases", id="billion_laughs"),  # 9^9 list items from 10 lines
+    pytest.param("data:\n  sources:\n    XAUUSD: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than", id="deep"),
+    pytest.param("data:\n  sources:\n    XAUUSD: {file: synthetic}\n    XAUUSD: {file: eurusd.csv}\n", "appears twice",
+                 id="same_instrument_twice"),
+    pytest.param(f"data:\n  sources:\n    1: {SYNTHETIC_H1}\n    '1': {SYNTHETIC_H1}\n", "must be text", id="1_and_'1'"),
+    pytest.param("data:\n  sources:\n    XAUUSD: {file: synthetic, interval_minutes: 1, year: 1971, last_year: 2261, seed: 1}\n",
+                 "more than the 10,000,000", id="synthetic_1971_2261_M1"),
+    pytest.param("data:\n  sources:\n    XAUUSD: {file: synthetic, interval_minutes: 5, year: 1971, last_year: 2261, seed: 1}\n",
+                 "bar slots", id="synthetic_1971_2261_M5"),
+])
+def test_params_are_read_bounded(tmp_path, text, fragment):
+    """Aliases, depth, a key twice, 1 and '1', a synthetic request past the limit: one line, exit 2, in seconds and
+    nothing written (a subprocess: the unbounded reader would take the test's memory with it)."""
+    (tmp_path / "params.yaml").write_text(text)
+    before = tree(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "gx1.sources", "--params", str(tmp_path / "params.yaml"), "--out_dir",
+                             str(tmp_path / "out")], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 2 and one_line(result.stderr) and fragment in result.stderr, result.stderr[-2000:]
+    assert tree(tmp_path) == before
+
+
+def test_synth_refuses_a_request_past_its_limit_before_allocating(tmp_path, capsys):
+    from gx1 import synth
+    code, _, err = cli(synth.main, ["--year", "1971", "--last_year", "2261", "--interval_minutes", "1",
+                                    "--out", str(tmp_path / "b.parquet")], capsys)
+    assert code == 2 and one_line(err) and "bar slots" in err and not (tmp_path / "b.parquet").exists()
+
+
+def typed_bars_parquet(path: Path, pipeline: dict, column: str, kind: str) -> Path:
+    table = pq.read_table(pipeline["bars"]).slice(0, 300)
+    values = table.column(column).to_pylist()
+    replaced = pa.array([True] * len(values)) if kind == "bool" else pa.array([str(v) for v in values])
+    pq.write_table(table.set_column(table.column_names.index(column), column, replaced), path)
+    return path
+
+
+@pytest.mark.parametrize("case", ["bool_close", "text_open", "bool_volume", "text_spread", "one_token_line", "passwd_line",
+                                  "many_columns_missing_close", "directory", "fifo", "device"])
+@pytest.mark.parametrize("command", ["gx1.bars", "gx1.sources"])
+def test_bars_inputs_are_numbers_in_regular_files_and_never_quoted(small_pipeline, tmp_path, command, case):
+    """Price, volume and spread must be numbers (a boolean is not a price of 1.0); a file that is not a table is
+    never quoted; a column list is bounded; a directory, a named pipe or a device is one line saying so (never a
+    read that blocks, never "file not found")."""
+    secret = "root:x:0:0:SECRET-TOKEN:/root:/bin/bash"
+    source = tmp_path / "bars.parquet"
+    if case in ("bool_close", "text_open", "bool_volume", "text_spread"):
+        column = {"bool_close": "close", "text_open": "open", "bool_volume": "volume", "text_spread": "spread"}[case]
+        typed_bars_parquet(source, small_pipeline, column, case.split("_")[0])
+        fragment = "not numbers"
+    elif case in ("one_token_line", "passwd_line"):
+        source = tmp_path / "bars.csv"
+        source.write_text(("SECRET-TOKEN" if case == "one_token_line" else secret) + "\n")
+        fragment = "not a bars table"
+    elif case == "many_columns_missing_close":
+        source = tmp_path / "bars.csv"
+        source.write_text(",".join(["time", "open", "high", "low"] + [f"c{i}_" + "x" * 50 for i in range(40)]) + "\n"
+                          + ",".join(["1"] * 44) + "\n")
+        fragment = "(+"
+    elif case == "directory":
+        source = tmp_path / "a_folder.csv"
+        source.mkdir()
+        fragment = "is a directory"
+    elif case == "fifo":
+        source = tmp_path / "pipe.csv"
+        os.mkfifo(source)
+        fragment = "named pipe"
+    else:
+        source, fragment = Path("/dev/zero"), "is a device"
+    if command == "gx1.bars":
+        argv = ["--input", str(source), "--output", str(tmp_path / "out.parquet")]
+    else:
+        params = write_params(tmp_path / "p.yaml", f"    XAUUSD: {{file: '{source}', interval_minutes: 5}}\n")
+        argv = ["--params", str(params), "--out_dir", str(tmp_path / "out")]
+    before = tree(tmp_path)
+    result = subprocess.run([sys.executable, "-m", command, *argv], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 2 and one_line(result.stderr) and fragment in result.stderr, result.stderr[-2000:]
+    assert "SECRET-TOKEN" not in result.stderr and len(result.stderr) < 1000
+    assert tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("module, argv", [
+    ("gx1.dataset", ["--bars", "{fifo}", "--out", "{tmp}/d.parquet"]),
+    ("gx1.contract", ["--data", "{fifo}", "--out_dir", "{tmp}/c"]),
+    ("gx1.fold_data", ["--data", "{fifo}", "--start", "2025-01-10", "--out", "{tmp}/f.parquet"]),
+    ("gx1.walkforward", ["--data", "{fifo}", "--start", "2025-01-10", "--out_dir", "{tmp}/fold"]),
+    ("gx1.replay", ["--bundle_dir", "{tmp}/bundle", "--data", "{fifo}", "--out_dir", "{tmp}/r"]),
+    ("gx1.seed_summary", ["--exp_show_json", "{fifo}"]),
+    pytest.param(TRAIN_MODULE, ["--data", "{fifo}"], marks=pytest.mark.slow),  # torch loads first: seconds
+])
+def test_a_named_pipe_as_input_is_one_line_not_a_hang(small_pipeline, tmp_path, module, argv):
+    fifo = tmp_path / "data.parquet"
+    os.mkfifo(fifo)
+    argv = [a.format(fifo=fifo, tmp=tmp_path) for a in argv]
+    if module == TRAIN_MODULE:
+        argv = train_argv({**small_pipeline, "data": fifo}, tmp_path / "out")
+    before = tree(tmp_path)
+    result = subprocess.run([sys.executable, "-m", module, *argv], capture_output=True, text=True, cwd=REPO, timeout=60,
+                            env={**os.environ, "ENTRY_CONTEXT_FEATURES_ENABLED": "true"})
+    assert result.returncode == 2 and one_line(result.stderr) and "named pipe" in result.stderr, result.stderr[-2000:]
+    assert tree(tmp_path) == before
+
+
+def test_contract_files_are_swapped_in_as_one_set(small_pipeline, tmp_path, capsys, monkeypatch):
+    """A failure while the new meta is put in place (after the new scalers) leaves the old meta and the old scalers,
+    never new scalers beside the old meta."""
+    from gx1 import contract
+    out = tmp_path / "c"
+    assert cli(contract.main, ["--data", str(small_pipeline["data"]), "--out_dir", str(out)], capsys)[0] == 0
+    before = tree(out)
+    real_replace, failed = os.replace, []
+
+    def failing_replace(source, destination, *args, **kwargs):
+        if Path(destination) == out / contract.META_NAME and not failed:
+            failed.append(destination)
+            raise OSError(28, "No space left on device", str(destination))
+        return real_replace(source, destination, *args, **kwargs)
+    monkeypatch.setattr(os, "replace", failing_replace)
+    code, _, err = cli(contract.main, ["--data", str(small_pipeline["data"]), "--out_dir", str(out), "--holdout_days", "3"],
+                       capsys)
+    assert failed and code == 2 and one_line(err) and "No space left" in err
+    assert tree(out) == before  # the old set, complete; no staging folder left
+    monkeypatch.undo()
+    assert cli(contract.main, ["--data", str(small_pipeline["data"]), "--out_dir", str(out), "--holdout_days", "3"],
+               capsys)[0] == 0
+    meta = json.loads((out / contract.META_NAME).read_text())
+    new_seq = sha256_bytes((out / contract.SEQ_SCALER_NAME).read_bytes())
+    assert meta["scalers"]["seq"]["sha256"] == new_seq != before[contract.SEQ_SCALER_NAME]
+
+
+@pytest.mark.slow  # a subprocess with torch (and, without the check, a whole training run)
+@pytest.mark.parametrize("flag", ["--out_dir", "--report_dir"])
+def test_trainer_never_replaces_a_folder_of_user_files_with_its_names(small_pipeline, tmp_path, flag):
+    """User files named summary.json, metrics.json, run_log.txt are not training reports: refused before training,
+    nothing written anywhere (no checkpoint, no partial log)."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for name in ("summary.json", "metrics.json", "run_log.txt"):
+        (mine / name).write_text("mine\n")
+    argv = train_argv(small_pipeline, mine) if flag == "--out_dir" else \
+        train_argv(small_pipeline, tmp_path / "out", "--report_dir", str(mine))
+    before = tree(tmp_path)
+    result = run_train(argv)
+    assert result.returncode == 2 and one_line(result.stderr) and "refusing to replace" in result.stderr, result.stderr[-2000:]
+    assert tree(tmp_path) == before
+
+
+def test_a_folder_marker_is_byte_stable_and_names_only_the_command_and_its_files(tmp_path, capsys):
+    """The marker is the same bytes wherever and whenever the same output is written (no time, no absolute path),
+    lists exactly the files swapped in, and DVC ignores it (.dvcignore): a folder out's hash does not change."""
+    from gx1 import sources
+    from gx1.outputs import MARKER
+    params = write_params(tmp_path / "p.yaml", f"    XAUUSD: {SYNTHETIC_H1}\n")
+    for name in ("a", "b"):
+        assert cli(sources.main, ["--params", str(params), "--out_dir", str(tmp_path / name)], capsys)[0] == 0
+    marker = (tmp_path / "a" / MARKER).read_bytes()
+    assert marker == (tmp_path / "b" / MARKER).read_bytes()
+    assert json.loads(marker) == {"command": "gx1.sources", "files": ["XAUUSD.parquet", "sources.json"]}
+    assert MARKER in (REPO / ".dvcignore").read_text().split()

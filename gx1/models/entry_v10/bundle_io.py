@@ -12,10 +12,14 @@ hash file the plan asks for; a golden sample (a few inputs and the CPU model's o
 ``manifest.json`` (sha256 and size of each, written last). Same inputs, same bytes.
 
 Safety rules for reading (DESIGN.md): files are read only when they are regular files (no symlink,
-device or pipe), under a size bound per name; nothing builds or unpickles from bytes whose sha256
-does not match the manifest; scalers load through ``gx1.scaler_io``'s allow-list, weights with
-``torch.load(weights_only=True)``; the model config is bounded before a model is built. Every
-problem a file can have raises ``BundleError`` (bad input, exit 2 in a CLI); anything else is a bug.
+device or pipe), under a size bound per name; the folder walk stops at ``bundle_limits.MAX_FOLDER_ENTRIES``;
+JSON nests at most ``bundle_limits.MAX_JSON_DEPTH`` deep; nothing builds or unpickles from bytes whose
+sha256 does not match the manifest; scalers load through ``gx1.scaler_io``'s allow-list; the model
+config is bounded (size, parameters, inference cost) before a model is built; the weights' zip directory
+and pickle opcodes are checked against that config before ``torch.load(weights_only=True)`` reads a
+byte of tensor data (``weights``). Every problem a file can have raises ``BundleError`` (bad input,
+exit 2 in a CLI); anything else is a bug. Verify, replay and gx1.bundle all read through here, so they
+give one verdict on the same bytes.
 """
 from __future__ import annotations
 
@@ -34,9 +38,10 @@ from sklearn.preprocessing import StandardScaler
 
 from gx1.common import InputError, atomic_write_bytes, parse_json_bytes, pretty_json, printable, sha256_bytes
 from gx1.contract import META_NAME, SEQ_SCALER_NAME, SNAP_SCALER_NAME, contract_hash, contract_part
-from gx1.models.entry_v10 import OUTPUT_COLUMNS
+from gx1.models.entry_v10 import OUTPUT_COLUMNS, bundle_limits
+from gx1.models.entry_v10.bundle_limits import BundleError  # noqa: F401 - re-exported: bundle_io.BundleError
 from gx1.models.entry_v10.inputs import ModelInputs, build_model_inputs, gather_batch, predict_rows, predict_samples
-from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
+from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model, forward_flops_per_sample
 from gx1.models.entry_v10.variant import variant_facts
 from gx1.scaler_io import scaler_from_bytes
 
@@ -63,10 +68,12 @@ CONFIG_BOUNDS = {"n_seq_features": (1, 4096), "n_snap_features": (1, 4096), "seq
                  "ctx_embed_dim": (1, 1024), "ctx_hidden": (1, 4096), "fusion_hidden": (1, 4096)}
 MAX_CARDINALITY, MAX_CTX_CAT = 100_000, 64
 MAX_PARAMETERS = 64_000_000
-
-
-class BundleError(InputError):
-    """A bundle file is missing, unreadable, malformed or out of bounds (bad input: exit 2)."""
+# inference cost per sample: the golden sample is predicted in blocks of 64 samples (inputs.predict_samples), so
+# these bound one block at about 32 GFLOP (4 s on two cores) and 256 MB of activations; the default model
+# (d_model 128, 3 layers) stays within them up to seq_len 400
+MAX_FORWARD_FLOPS = 500_000_000
+MAX_ACTIVATION_BYTES = 4 << 20
+MAX_GOLDEN_SAMPLES = 64
 
 
 # ----------------------------------------------------------------------------- writing
@@ -130,7 +137,7 @@ def is_bundle_folder(directory: Path, extra: frozenset[str] = frozenset()) -> bo
     the only kind of folder gx1 replaces."""
     try:
         names = {p.name for p in Path(directory).iterdir()}
-        manifest = parse_json_bytes(_read_bounded(Path(directory) / MANIFEST, MANIFEST), MANIFEST)
+        manifest = bundle_limits.parse_json(_read_bounded(Path(directory) / MANIFEST, MANIFEST), MANIFEST)
     except (InputError, OSError):
         return False
     return (isinstance(manifest, dict) and str(manifest.get("format", "")).startswith("gx1-bundle/")
@@ -147,16 +154,19 @@ class OpenedBundle:
     directory: Path
     manifest_format: object
     listed: dict[str, str]           # bundle file -> sha256 the manifest lists
-    blobs: dict[str, bytes]          # bundle file -> bytes read (whether or not they match)
+    blobs: dict[str, bytes] = field(repr=False)  # bundle file -> bytes read (whether or not they match)
     unreadable: dict[str, str]       # bundle file -> why it could not be read
     unlisted: tuple[str, ...]        # listed names that are not bundle files (never read)
     extras: tuple[str, ...]          # other files in the folder (relative paths)
+    overflow: str | None = None      # why the folder walk stopped early (bundle_limits.walk_folder), or None
     built: dict = field(default_factory=dict, compare=False, repr=False)  # ``model()``'s result, built once per read
 
     @property
     def verified(self) -> frozenset[str]:
-        """Bundle files whose bytes match the manifest's sha256."""
-        return frozenset(n for n, b in self.blobs.items() if self.listed.get(n) == sha256_bytes(b))
+        """Bundle files whose bytes match the manifest's sha256 (hashed once per read)."""
+        if "verified" not in self.built:
+            self.built["verified"] = frozenset(n for n, b in self.blobs.items() if self.listed.get(n) == sha256_bytes(b))
+        return self.built["verified"]
 
     def verified_blob(self, name: str) -> bytes:
         """Bytes that matched the manifest; BundleError otherwise (nothing is built from unmatched bytes)."""
@@ -168,7 +178,7 @@ class OpenedBundle:
         """A JSON bundle file as an object (parsed even when unverified: JSON values are only compared)."""
         if name not in self.blobs:
             raise BundleError(f"{name} {self.unreadable.get(name, 'is missing')}")
-        value = _as_bundle_error(lambda: parse_json_bytes(self.blobs[name], name))
+        value = bundle_limits.parse_json(self.blobs[name], name)
         if not isinstance(value, dict):
             raise BundleError(f"{name} is not a JSON object")
         return value
@@ -202,7 +212,7 @@ def open_bundle(bundle_dir: str | Path) -> OpenedBundle:
     if not directory.is_dir():
         raise InputError(f"bundle directory not found: {directory} (pass the out_dir of training or of gx1.bundle)")
     try:
-        manifest = parse_json_bytes(_read_bounded(directory / MANIFEST, MANIFEST), f"{directory / MANIFEST}")
+        manifest = bundle_limits.parse_json(_read_bounded(directory / MANIFEST, MANIFEST), f"{directory / MANIFEST}")
     except FileNotFoundError:
         raise InputError(f"bundle {directory} has no {MANIFEST}: not a complete bundle "
                          "(finish training or rerun gx1.bundle)") from None
@@ -219,16 +229,11 @@ def open_bundle(bundle_dir: str | Path) -> OpenedBundle:
             unreadable[name] = "is missing"
         except BundleError as exc:
             unreadable[name] = str(exc).removeprefix(f"{name} ")
-    extras = tuple(sorted(p.relative_to(directory).as_posix() for p in _walk_files(directory)
-                          if p.relative_to(directory).as_posix() not in set(BUNDLE_FILES) | {MANIFEST}))
+    listing = bundle_limits.walk_folder(directory)  # bounded: a folder of 20,000 files is refused, not listed
+    own = set(BUNDLE_FILES) | {MANIFEST}
+    extras = tuple(name for name in listing.files if name not in own)
     return OpenedBundle(directory, manifest.get("format"), listed, blobs, unreadable,
-                        tuple(sorted(n for n in listed if n not in BUNDLE_FILES)), extras)
-
-
-def _walk_files(directory: Path):
-    for root, _, filenames in os.walk(directory):  # symlinked folders are not followed
-        for filename in filenames:
-            yield Path(root) / filename
+                        tuple(sorted(n for n in listed if n not in BUNDLE_FILES)), extras, listing.overflow)
 
 
 def loadable_extras(opened: OpenedBundle) -> list[str]:
@@ -278,7 +283,17 @@ def config_from_dict(raw: object) -> EntryV10Config:
     if parameter_estimate(cfg) > MAX_PARAMETERS:
         raise BundleError(f"model_config asks for about {parameter_estimate(cfg):,} parameters, more than the "
                           f"{MAX_PARAMETERS:,} allowed")
+    if forward_flops_per_sample(cfg) > MAX_FORWARD_FLOPS or activation_estimate(cfg) > MAX_ACTIVATION_BYTES:
+        raise BundleError(f"model_config asks for {forward_flops_per_sample(cfg):,} FLOPs and about "
+                          f"{activation_estimate(cfg):,} bytes of activations per sample, more than the "
+                          f"{MAX_FORWARD_FLOPS:,} and {MAX_ACTIVATION_BYTES:,} allowed")
     return cfg
+
+
+def activation_estimate(cfg: EntryV10Config) -> int:
+    """Bytes of the largest activations one sample's forward pass holds at once (float32: a block's input,
+    its q/k/v and its MLP hidden layer over the sequence), from the config alone."""
+    return 4 * cfg.seq_len * (4 * cfg.d_model + cfg.ff_mult * cfg.d_model) + 4 * (cfg.snap_hidden + cfg.fusion_hidden)
 
 
 def parameter_estimate(cfg: EntryV10Config) -> int:
@@ -303,9 +318,29 @@ def scaler(opened: OpenedBundle, name: str) -> StandardScaler:
     return _as_bundle_error(lambda: scaler_from_bytes(opened.verified_blob(name), name))
 
 
-def weights(opened: OpenedBundle) -> dict[str, torch.Tensor]:
-    """The state dict from verified bytes with torch.load(weights_only=True): tensors only."""
+def expected_state(model: EntryV10Model) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+    """Name -> (shape, dtype) of every tensor in a model's state dict."""
+    return {name: (tuple(t.shape), t.dtype) for name, t in model.state_dict().items()}
+
+
+def weights(opened: OpenedBundle, expected: dict[str, tuple[tuple[int, ...], torch.dtype]]) -> dict[str, torch.Tensor]:
+    """The state dict from verified bytes, checked before any tensor data is read, then torch.load(weights_only=True).
+
+    ``expected`` is ``expected_state`` of the model the bounded config builds. Before loading (``bundle_limits``):
+    the zip's directory (torch's records only, stored, in the file, no overlap); ``data.pkl``'s opcodes build dense
+    float tensors and nothing else; exactly one ``data/<n>`` record per expected tensor, whose sizes are the
+    tensors' sizes (so the load reads what the config implies; after it, ``_check_tensors`` shows that every
+    record was referenced)."""
     blob = opened.verified_blob(WEIGHTS)
+    # the record count is bounded before the directory is parsed (twice what the format needs: a surplus record is
+    # then named below, and refused by the size check in any case)
+    archive = bundle_limits.torch_archive(blob, WEIGHTS, max_records=2 * (len(expected) + len(bundle_limits.SMALL_RECORDS) + 1))
+    bundle_limits.dense_state_pickle(bundle_limits.archive_record(blob, archive, "data.pkl", WEIGHTS), WEIGHTS)
+    sizes = sorted(math.prod(shape) * dtype.itemsize for shape, dtype in expected.values())
+    found = sorted(archive.storages.values())
+    if found != sizes:
+        raise BundleError(f"{WEIGHTS}: {len(found)} tensor records of {sum(found):,} bytes, where the model config "
+                          f"needs {len(sizes)} of {sum(sizes):,} bytes with the tensors' sizes (refused unread)")
     try:
         state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - a corrupt or hostile archive raises many types; all are bad input
@@ -313,7 +348,24 @@ def weights(opened: OpenedBundle) -> dict[str, torch.Tensor]:
                           f"{printable(exc)[:200]})") from None
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
         raise BundleError(f"{WEIGHTS} holds a {type(state).__name__}, not a state dict of tensors")
+    _check_tensors(state, len(archive.storages))
     return state
+
+
+def _check_tensors(state: dict[str, torch.Tensor], records: int) -> None:
+    """Dense CPU float tensors, each alone in its storage and filling it: then ``records`` tensors (one record
+    each) read ``records`` distinct records, i.e. every record in the archive."""
+    odd = [k for k, t in state.items() if t.layout != torch.strided or t.device.type != "cpu" or not t.is_floating_point()]
+    if odd:
+        raise BundleError(f"{WEIGHTS}: {printable(odd[0])[:80]} is a {state[odd[0]].layout} {state[odd[0]].dtype} tensor on "
+                          f"{state[odd[0]].device}: only dense float tensors are loaded")
+    filled = [t for t in state.values() if t.numel()]
+    shared = len({t.untyped_storage().data_ptr() for t in filled}) != len(filled)
+    partial = [k for k, t in state.items() if t.untyped_storage().nbytes() != t.numel() * t.element_size()
+               or t.storage_offset() or not t.is_contiguous()]
+    if shared or partial or len(state) != records:
+        raise BundleError(f"{WEIGHTS}: tensors share or only partly use their storages ({printable(partial[:3])[:120]}), "
+                          f"or {records} records hold {len(state)} tensors (expected one whole record per tensor)")
 
 
 def model(opened: OpenedBundle) -> EntryV10Model:
@@ -327,9 +379,10 @@ def model(opened: OpenedBundle) -> EntryV10Model:
 
 
 def _build_model(opened: OpenedBundle) -> EntryV10Model:
-    cfg, state = model_config(opened), weights(opened)
+    cfg = model_config(opened)
     with torch.random.fork_rng(devices=[]):  # building must not move the caller's RNG
-        built = EntryV10Model(cfg)
+        built = EntryV10Model(cfg)  # the config is bounded: at most MAX_PARAMETERS (256 MB)
+    state = weights(opened, expected_state(built))
     expected = built.state_dict()
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     shapes = [f"{k} {tuple(state[k].shape)} != {tuple(expected[k].shape)}" for k in sorted(set(state) & set(expected))
@@ -354,6 +407,8 @@ def golden_inputs(opened: OpenedBundle, cfg: EntryV10Config) -> tuple[torch.Tens
     except (KeyError, TypeError, ValueError, RuntimeError, OverflowError) as exc:
         raise BundleError(f"{GOLDEN}: not numeric arrays ({type(exc).__name__}: {printable(exc)[:120]})") from None
     n = len(stored)
+    if n > MAX_GOLDEN_SAMPLES:
+        raise BundleError(f"{GOLDEN}: {n} samples, more than the {MAX_GOLDEN_SAMPLES} allowed")
     wanted = {"seq": (seq, (n, cfg.seq_len, cfg.n_seq_features)), "snap": (snap, (n, cfg.n_snap_features)),
               "outputs": (stored, (n, 3))}
     if cfg.use_context:  # without context the model ignores these inputs

@@ -165,6 +165,10 @@ def reproducible_part(metrics: dict) -> dict:
 
 
 TIMING_FILES = ("metrics.json", "run_log.txt")  # the reports that differ between two runs with the same inputs
+# Output ownership (gx1.outputs): the command named in the markers of the trainer's folders, and the files a run
+# writes straight into its timing folder before its set is swapped in (claimed first: the folder must be ours)
+OUTPUT_COMMAND = "gx1.models.entry_v10.entry_v10_ctx_train"
+LOOSE_FILES = ("run_log.txt.partial", "metrics.json.failed")
 
 
 def headline(metrics: dict) -> dict:

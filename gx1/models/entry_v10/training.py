@@ -24,20 +24,20 @@ import torch
 
 from gx1.common import (
     CheckFailed, InputError, atomic_write_bytes, canonical_json, parse_json_bytes, read_regular_file, sha256_bytes, sha256_file,
-    swap_in_folder,
 )
+from gx1.outputs import check_folder, claim, swap_in_folder
 from gx1.cpu import auto_threads, machine_facts
 from gx1.contract import contract_hash, dataset_contract, load_scaler, read_meta
 from gx1.dataset import holdout_mask, read_dataset, read_dataset_schema_names, read_label_config, split_rows
 from gx1.features import LABEL_COLUMNS
-from gx1.models.entry_v10 import bundle_io, distributed
+from gx1.models.entry_v10 import bundle_io, checkpoint, distributed
 from gx1.models.entry_v10.distributed import World
 from gx1.models.entry_v10.entry_v10_ctx_train import TrainConfig
 from gx1.models.entry_v10.inputs import ModelInputs, build_model_inputs, epoch_order, gather_batch, predict_rows
 from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
 from gx1.models.entry_v10.telemetry import (
-    TIMING_FILES, RunHistory, RunLogger, StepStats, build_metrics, constant_baselines, duration, epoch_summary, head_learning,
-    report_files,
+    LOOSE_FILES, OUTPUT_COMMAND, TIMING_FILES, RunHistory, RunLogger, StepStats, build_metrics, constant_baselines, duration,
+    epoch_summary, head_learning, report_files,
 )
 from gx1.models.entry_v10.variant import variant_name
 
@@ -47,7 +47,6 @@ FAULT_ENV = "GX1_FAULT_KILL_AFTER_EPOCH"  # fault-injection point (module docstr
 RESULT_NEUTRAL_FIELDS = frozenset({"data", "out_dir", "report_dir", "checkpoint_dir", "timing_dir", "feature_meta_path",
                                    "seq_scaler_path", "snap_scaler_path", "log_every", "num_workers", "num_threads",
                                    "nproc_per_node"})  # the world size is in the environment facts instead
-OWNED_REPORTS = bundle_io.TRAINING_REPORTS | {"run_log.txt.partial", "metrics.json.failed"}
 
 
 # ----------------------------------------------------------------------------- load inputs
@@ -134,11 +133,7 @@ def check_outputs(cfg: TrainConfig) -> None:
     if cfg.timing_dir and Path(cfg.timing_dir).exists() and not Path(cfg.timing_dir).is_dir():
         raise InputError(f"--timing_dir {cfg.timing_dir} exists and is not a directory: choose another")
     for directory in (out_dir, report_dir):
-        if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
-            raise InputError(f"{directory} exists and is not a directory: choose another --out_dir/--report_dir")
-        if directory.is_dir() and any(directory.iterdir()) and not _owned(directory):
-            raise InputError(f"refusing to replace {directory}: it holds files that are not a gx1 bundle or training reports; "
-                             "remove them or choose another directory")
+        check_folder(directory, OUTPUT_COMMAND, _bundle_only)  # absent, empty, or this trainer's own earlier output
         for source in (cfg.data, cfg.feature_meta_path, cfg.seq_scaler_path, cfg.snap_scaler_path):
             if directory.resolve() in Path(source).resolve().parents:
                 raise InputError(f"input {source} lies inside the output directory {directory}: choose another output directory")
@@ -147,10 +142,10 @@ def check_outputs(cfg: TrainConfig) -> None:
         raise InputError(f"--report_dir {report_dir} and --out_dir {out_dir} are nested: use the same directory or separate ones")
 
 
-def _owned(directory: Path) -> bool:
-    """A folder training may replace: its own earlier reports, or a gx1 bundle with them."""
-    names = {p.name for p in directory.iterdir()}
-    return names <= OWNED_REPORTS or bundle_io.is_bundle_folder(directory, extra=frozenset(OWNED_REPORTS))
+def _bundle_only(directory: Path) -> bool:
+    """A folder with no marker the trainer may still replace: a plain gx1 bundle (its manifest proves it), as DVC
+    restores the out_dir (the marker is not tracked)."""
+    return bundle_io.is_bundle_folder(directory)
 
 
 # ----------------------------------------------------------------------------- build model
@@ -174,7 +169,12 @@ def set_seed(seed: int) -> None:
 def build_model(cfg: TrainConfig, run_inputs: RunInputs, device: torch.device) -> tuple[EntryV10Model, torch.optim.Optimizer]:
     """The seeded model (continuous context standardised with training-row statistics) and its AdamW optimizer."""
     set_seed(cfg.seed)
-    model = EntryV10Model(model_config_for(run_inputs.contract, cfg.seq_len, cfg.context_features_enabled))
+    model_cfg = model_config_for(run_inputs.contract, cfg.seq_len, cfg.context_features_enabled)
+    try:  # the bundle's limits (verify, replay and gx1.bundle refuse a bundle beyond them): refused before training
+        bundle_io.config_from_dict(model_cfg.to_dict())
+    except bundle_io.BundleError as exc:
+        raise InputError(f"{exc}: its bundle could not be verified; lower --seq_len") from None
+    model = EntryV10Model(model_cfg)
     if model.cfg.use_context:  # the statistics are buffers, saved with the weights; numpy's sums do not depend on
         cont = run_inputs.inputs.ctx_cont.cpu().numpy()[run_inputs.train_rows].astype(np.float64)  # torch's thread count
         model.ctx_cont_mean.copy_(torch.from_numpy(cont.mean(0)).float())
@@ -317,7 +317,8 @@ def timing_path(cfg: TrainConfig, fingerprint: dict) -> Path:
 
 def save_checkpoint(path: Path, model: EntryV10Model, optimizer: torch.optim.Optimizer, history: RunHistory,
                     fingerprint: dict) -> None:
-    """A plain dict of tensors, lists and numbers: loadable with torch.load(weights_only=True)."""
+    """A plain dict of tensors, lists and numbers (torch.load(weights_only=True) loads it), in the envelope of
+    ``checkpoint.encode``: the content's sha256 and the run fingerprint's, checked before it is resumed from."""
     numpy_state = np.random.get_state()
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": len(history.epochs),
              "fingerprint": canonical_json(fingerprint), "history": {"epochs": history.epochs, "steps": history.steps},
@@ -326,7 +327,7 @@ def save_checkpoint(path: Path, model: EntryV10Model, optimizer: torch.optim.Opt
                      "cuda": torch.cuda.get_rng_state() if torch.cuda.is_available() and torch.cuda.is_initialized() else None}}
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, checkpoint.encode(buffer.getvalue(), fingerprint))  # with its sha256 and the run's
 
 
 def _plain(value):
@@ -336,26 +337,30 @@ def _plain(value):
 def resume(path: Path, model: EntryV10Model, optimizer: torch.optim.Optimizer, fingerprint: dict,
            world: World = World()) -> RunHistory:
     """The run history so far, with model, optimizer and RNG restored, from a checkpoint of this very run
-    (read by rank 0 and broadcast to the other ranks under torchrun)."""
-    blob = path.read_bytes() if world.is_main and path.is_file() else None
+    (read by rank 0 and broadcast to the other ranks under torchrun).
+
+    Nothing is resumed from a checkpoint that fails ``checkpoint.decode`` (content sha256, run fingerprint,
+    history consistency) or does not load into this model and optimizer: InputError, one line, the file kept."""
+    blob = read_regular_file(path, "checkpoint", checkpoint.MAX_CHECKPOINT_BYTES) \
+        if world.is_main and os.path.lexists(path) else None
     blob = distributed.broadcast_bytes(blob, world)
     if blob is None:
         return RunHistory()
     try:
-        state = distributed.load_state(blob)
-        if state["fingerprint"] != canonical_json(fingerprint):
-            raise ValueError("fingerprint differs")
+        state = checkpoint.decode(blob, fingerprint)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        random.setstate(tuple(tuple(v) if isinstance(v, list) else v for v in rng["python"]))
+        np.random.set_state((rng["numpy"][0], np.array(rng["numpy"][1], dtype=np.uint32), *rng["numpy"][2:]))
+        if rng["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state(rng["cuda"])
+    except checkpoint.CheckpointError as exc:
+        raise InputError(f"checkpoint {path} cannot be resumed: {exc}: delete it to start over") from None
     except Exception as exc:  # noqa: BLE001 - a damaged checkpoint is bad input, named with its fix
         raise InputError(f"checkpoint {path} cannot be resumed ({type(exc).__name__}: {str(exc)[:120]}): delete it to start "
                          "over") from None
-    rng = state["rng"]
-    torch.set_rng_state(rng["torch"])
-    random.setstate(tuple(tuple(v) if isinstance(v, list) else v for v in rng["python"]))
-    np.random.set_state((rng["numpy"][0], np.array(rng["numpy"][1], dtype=np.uint32), *rng["numpy"][2:]))
-    if rng["cuda"] is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state(rng["cuda"])
     return RunHistory(epochs=state["history"]["epochs"], steps=state["history"]["steps"])
 
 
@@ -398,11 +403,13 @@ def finish(cfg: TrainConfig, model: EntryV10Model, run_inputs: RunInputs, histor
                                         training_rows)
     reports = report_files(metrics, history, log.text())
     if cfg.timing_dir:  # the run-varying reports go to this run's own folder, the report_dir keeps the byte-stable ones
-        swap_in_folder(timing_dir, lambda staging: _write_all(staging, {n: reports.pop(n) for n in TIMING_FILES}), _owned)
+        swap_in_folder(timing_dir, lambda staging: _write_all(staging, {n: reports.pop(n) for n in TIMING_FILES}),
+                       OUTPUT_COMMAND, also=LOOSE_FILES)
     swap_in_folder(out_dir, lambda staging: (bundle_io.write_bundle(staging, files),
-                                             _write_all(staging, reports) if report_dir == out_dir else None), _owned)
+                                             _write_all(staging, reports) if report_dir == out_dir else None),
+                   OUTPUT_COMMAND, _bundle_only, LOOSE_FILES)
     if report_dir != out_dir:
-        swap_in_folder(report_dir, lambda staging: _write_all(staging, reports), _owned)
+        swap_in_folder(report_dir, lambda staging: _write_all(staging, reports), OUTPUT_COMMAND, _bundle_only, LOOSE_FILES)
     return metrics
 
 
@@ -440,6 +447,8 @@ def _train(cfg: TrainConfig, world: World, device: torch.device, started: float)
     torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")  # CUDA attention backward has no deterministic kernel
     run_inputs = load_inputs(cfg, device, world)
     model, optimizer = build_model(cfg, run_inputs, device)
+    if world.is_main:  # the partial log and a failed run's metrics go straight into this folder: it must be ours
+        claim(timing_path(cfg, run_inputs.fingerprint), LOOSE_FILES, OUTPUT_COMMAND, _bundle_only)
     log = RunLogger(timing_path(cfg, run_inputs.fingerprint) / "run_log.txt", enabled=world.is_main)
     finished = False
     try:
