@@ -8,19 +8,29 @@ Why one file: `dvc metrics diff` and `dvc exp show` order the rows of different 
 Python set iteration, which changes with every process (PYTHONHASHSEED), while they sort the rows of
 one file by key. One file with three groups makes the order fixed, and "quality" sorts first:
     quality.*  out-of-sample model quality: direction_auc, direction_auc_baseline (ema_slope_12_atr
-               alone), early_move_auc, quality_corr, and when val_days > 0 the same three on the
-               validation window (val_direction_auc, val_early_move_auc, val_quality_corr)
-    replay.*   the replay week's trading figures (trades, goes_against, mfe_mae)
+               alone), direction_auc_lift (model - baseline) with its paired-bootstrap 95 % interval
+               (direction_auc_lift_ci_low/high), rank_ic, brier, early_move_auc, quality_corr, and when
+               val_days > 0 the validation window's (val_direction_auc, val_early_move_auc, val_quality_corr)
+    replay.*   the replay week's trading figures (trades, goes_against, mfe_mae, net_pnl_bps after costs and
+               net_pnl_bps_baseline with the lift's interval net_pnl_lift_ci_low/high, sharpe, hit_rate)
     train.*    the training run (epochs, heads_learned, train_loss, train_samples)
 Every figure keeps the name it has in its stage's own summary.json. Exit 2 for a missing or malformed
 input, or a figure both inputs claim.
 """
 from __future__ import annotations
 
-from gx1.common import ArgumentParser, InputError, check_output_file, read_json_object, run_cli, write_json
+from gx1.common import ArgumentParser, InputError, read_json_object, run_cli, write_json
+from gx1.outputs import check_file, json_kind
 
-QUALITY_FIGURES = ("direction_auc", "direction_auc_baseline", "early_move_auc", "quality_corr", "val_direction_auc",
+QUALITY_FIGURES = ("direction_auc", "direction_auc_baseline", "direction_auc_lift", "direction_auc_lift_ci_low",
+                   "direction_auc_lift_ci_high", "rank_ic", "brier", "early_move_auc", "quality_corr", "val_direction_auc",
                    "val_early_move_auc", "val_quality_corr")
+
+
+GROUPS = ("quality", "replay", "train")
+# what --out overwrites: an earlier joined headline (groups of figures, nothing else)
+OUT_KIND = json_kind("joined headline", check=lambda value: bool(value) and set(value) <= set(GROUPS)
+                     and all(isinstance(v, dict) for v in value.values()))
 
 
 def join_headlines(sources: dict[str, dict]) -> dict[str, dict]:
@@ -42,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replay", required=True, help="the replay's summary.json")
     parser.add_argument("--out", required=True, help="where to write the joined headline")
     args = parser.parse_args(argv)
-    out = check_output_file(args.out, args.train, args.replay)
+    out = check_file(args.out, OUT_KIND, inputs=[args.train, args.replay])
     sources = {name: read_json_object(path, f"{name} headline")
                for name, path in (("train", args.train), ("replay", args.replay))}
     write_json(out, join_headlines(sources))

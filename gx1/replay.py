@@ -32,9 +32,20 @@ quality statistics and counted in ``n_trades_quality_incomplete``. Without trade
 the statistics null (not an error).
 
 Outputs in out_dir, written as one set (built in a staging folder and swapped in, so a reader sees
-the old set or the new one): summary.json (the headline figures DVC lists), replay.json (every
+the old set or the new one; an existing out_dir only when it is gx1.replay's own, ``gx1.outputs``):
+summary.json (the headline figures DVC lists), replay.json (every
 figure, model quality included), outputs.tsv (per eligible bar: logits, probabilities, candidate
-side, trade flag), trades.tsv, and the plot data trades_mae_mfe.tsv, cumulative.tsv, quality.tsv. Exit 0; 2 with one line for bad usage, an ENTRY_CONTEXT_FEATURES_ENABLED that disagrees
+side, trade flag), trades.tsv, and the plot data trades_mae_mfe.tsv, cumulative.tsv, quality.tsv,
+equity.tsv (cumulative net bps per bar, model and baseline) and reliability.tsv (the non-empty bins).
+
+Evaluation (``evaluate``, figures from ``gx1.evaluation``): every trade closes at t + hold_bars and is charged
+the entry bar's spread and ``--commission_bps`` per round trip; the same policy trades the baseline, whose
+p_dir is BASELINE_FEATURE's percentile in the window (and whose p_early is the model's), so the two differ
+only in the direction signal. replay.json gains ``costs``, ``trading`` (model and baseline: gross and net
+PnL, hit rate, profit factor, average win / loss, max drawdown, Sharpe of the daily PnL, exposure,
+turnover), ``signal`` (rank IC of p_dir and of the baseline against the forward return over the label
+horizon, Brier score) and ``lift`` (paired bootstrap, seed 0, 1,000 replicates: model minus baseline for the
+direction AUC and for net PnL per eligible bar, with 95 % intervals and a verdict in words). Exit 0; 2 with one line for bad usage, an ENTRY_CONTEXT_FEATURES_ENABLED that disagrees
 with the bundle, a feature contract mismatch (bar interval included), a bundle that fails
 verification, or an empty window / a window without eligible bars; 1 when the model's outputs are not
 finite.
@@ -42,7 +53,6 @@ finite.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -51,21 +61,25 @@ import numpy as np
 
 from gx1.bars import infer_interval_seconds, load_bars
 from gx1.common import (
-    ArgumentParser, CheckFailed, InputError, LazyModule, atomic_write_bytes, number_in, pretty_json, printable, replace_dir,
-    run_cli, staging_dir, tsv_bytes,
+    ArgumentParser, CheckFailed, InputError, LazyModule, atomic_write_bytes, file_problem, number_in, pretty_json, printable,
+    run_cli, tsv_bytes,
 )
 from gx1.contract import build_contract, contract_hash, dataset_contract
 from gx1.dataset import (
-    build_dataset, check_instrument, instrument_blocks, read_dataset, read_label_config, validate_label_config,
+    build_dataset, check_dataset_path, check_instrument, instrument_blocks, read_dataset, read_label_config,
+    validate_label_config,
 )
 from gx1.features import LabelConfig
 from gx1.models.entry_v10 import OUTPUT_COLUMNS
 from gx1.models.entry_v10.variant import CONTEXT_ENV, context_from_env
+from gx1.outputs import check_folder, check_inputs_outside, inside, swap_in_folder
 
 bio = LazyModule("gx1.models.entry_v10.bundle_io")  # torch loads with the bundle, not for --help
 
+COMMAND = "gx1.replay"  # the owner named in the out_dir's marker (gx1.outputs)
 OUTPUT_FILES = ("summary.json", "replay.json", "outputs.tsv", "trades.tsv", "trades_mae_mfe.tsv", "cumulative.tsv",
-                "quality.tsv")
+                "quality.tsv", "equity.tsv", "reliability.tsv")
+BOOTSTRAP_SEED = 0  # the paired bootstrap's seed: the intervals are byte-stable
 QUALITY_PLOT_FIGURES = ("direction_auc", "direction_auc_baseline", "early_move_auc", "quality_corr")
 QUALITY_KEYS = ("mae_bps", "mfe_bps", "mae_atr", "mfe_atr")
 
@@ -88,6 +102,7 @@ class ReplayConfig:
     cooldown_bars: int = 6        # bars after a time exit in which no trade opens
     hold_bars: int = 0            # time exit after this many bars (0 = the bundle's label horizon)
     mae_mfe_bars: int = 6         # entry-quality window t+1..t+N
+    commission_bps: float = 0.0   # commission per round trip, bps of the entry price (the spread is charged too)
 
 
 @dataclass
@@ -103,6 +118,8 @@ class ReplayResult:
     side: np.ndarray               # +1 long candidate, -1 short candidate, 0 none
     trade_index: np.ndarray        # indices into rows of the bars that opened a trade
     quality: dict[str, np.ndarray]  # per trade: entry, mae/mfe in bps and ATR, goes_against_us, complete
+    equity: dict[str, np.ndarray]  # per bar of the window: cumulative net bps of the model's and the baseline's trades
+    reliability: list[dict]        # the direction head's reliability table (evaluation.reliability_table)
 
 
 # ----------------------------------------------------------------------------- pure pieces
@@ -189,6 +206,65 @@ def quality_summary(quality: dict[str, np.ndarray]) -> dict:
     mae_mean, mfe_mean = stats["mae_bps_mean"], stats["mfe_bps_mean"]
     stats["mfe_mae_ratio"] = round(mfe_mean / mae_mean, 6) if mae_mean and mae_mean > 0 else None
     return stats
+
+
+def baseline_direction(columns: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """The baseline's direction probability per eligible bar: the percentile of BASELINE_FEATURE within the window
+    (rank / (n + 1), ties averaged), so the policy's thresholds trade its strongest trends both ways."""
+    from gx1 import evaluation as ev
+    return ev.average_ranks(np.asarray(columns[BASELINE_FEATURE], dtype=np.float64)[rows]) / (len(rows) + 1)
+
+
+def trading_results(columns: dict[str, np.ndarray], rows: np.ndarray, side: np.ndarray, hold_bars: int,
+                    cooldown_bars: int, commission_bps: float, window: tuple[int, int]) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Net-of-cost results of the trades the policy opens on ``side`` (entry at the close of t, exit at the close of
+    t + hold_bars, the entry bar's spread and the commission charged): (evaluation.trade_summary plus the count of
+    trades whose exit lies past the data, per-eligible-bar net bps, per-window-bar cumulative net bps)."""
+    from gx1 import evaluation as ev
+    lo, hi = window
+    close, time = np.asarray(columns["close"], dtype=np.float64), columns["time"]
+    candidates = np.flatnonzero(side)
+    trades = candidates[select_trades(rows[candidates], hold_bars, cooldown_bars)]
+    exits = rows[trades] + hold_bars
+    inside = exits < len(close)
+    trades, exits = trades[inside], exits[inside]
+    returns = ev.trade_returns(close[rows[trades]], close[exits], side[trades].astype(np.int64),
+                               np.asarray(columns["spread"], dtype=np.float64)[rows[trades]], commission_bps)
+    summary = ev.trade_summary(returns["gross_bps"], returns["net_bps"], time[exits], hold_bars, hi - lo,
+                               ev.trading_days(time[lo:hi]))
+    summary["n_trades_past_data_end"] = int((~inside).sum())
+    per_bar = np.zeros(hi - lo)
+    np.add.at(per_bar, np.minimum(exits, hi - 1) - lo, returns["net_bps"])
+    return summary, ev.pnl_by_row(len(rows), trades, returns["net_bps"]), per_bar.cumsum()
+
+
+def evaluate(columns: dict[str, np.ndarray], rows: np.ndarray, outputs: np.ndarray, p_dir: np.ndarray,
+             p_early: np.ndarray, cfg: ReplayConfig, hold_bars: int, horizon: int,
+             window: tuple[int, int]) -> tuple[dict, dict[str, np.ndarray], list[dict]]:
+    """What a researcher decides with: net-of-cost trading of the model and of the baseline (BASELINE_FEATURE traded
+    by the same policy, ``baseline_direction``), rank IC against the forward return over the label horizon,
+    calibration of p_dir, and paired-bootstrap 95 % intervals of model minus baseline for the direction AUC and
+    for net PnL (``gx1.evaluation``). Returns (figures, per-bar equity curves, reliability table)."""
+    from gx1 import evaluation as ev
+    y_dir = np.asarray(columns["y_dir"], dtype=np.float64)[rows]
+    baseline_score = np.asarray(columns[BASELINE_FEATURE], dtype=np.float64)[rows]
+    forward = ev.forward_return_bps(columns["close"], rows, horizon)
+    sides = {"model": candidate_sides(p_dir, p_early, cfg.dir_threshold, cfg.early_threshold),
+             "baseline": candidate_sides(baseline_direction(columns, rows), p_early, cfg.dir_threshold, cfg.early_threshold)}
+    trading, pnl, equity = {}, {}, {}
+    for name, side in sides.items():
+        trading[name], pnl[name], equity[name] = trading_results(columns, rows, side, hold_bars, cfg.cooldown_bars,
+                                                                 cfg.commission_bps, window)
+    lift = {"direction_auc": ev.paired_bootstrap_auc(y_dir, outputs[:, 0], baseline_score, seed=BOOTSTRAP_SEED),
+            "net_pnl_bps": ev.paired_bootstrap_sum(pnl["model"], pnl["baseline"], seed=BOOTSTRAP_SEED)}
+    figures = {
+        "costs": {"commission_bps_round_trip": cfg.commission_bps, "spread": "the entry bar's spread, once per trade"},
+        "trading": trading,
+        "signal": {"horizon_bars": horizon, "rank_ic": ev.rank_ic(p_dir, forward),
+                   "baseline_rank_ic": ev.rank_ic(baseline_score, forward), "brier": ev.brier_score(p_dir, y_dir)},
+        "lift": lift,
+    }
+    return figures, equity, ev.reliability_table(p_dir, y_dir)
 
 
 # ----------------------------------------------------------------------------- inputs and window
@@ -356,6 +432,7 @@ def replay(cfg: ReplayConfig, context_enabled: bool | None = None) -> ReplayResu
     quality = entry_quality(columns["high"], columns["low"], columns["close"], columns["atr"], rows[trade_index],
                             side[trade_index], cfg.mae_mfe_bars)
     complete = quality["complete"]
+    figures, equity, reliability = evaluate(columns, rows, outputs, p_dir, p_early, cfg, hold_bars, horizon, (lo, hi))
     summary = {
         "bundle": {"feature_contract_hash": bundle.contract_hash, "model_variant": bundle.metadata.get("model_variant")},
         "instrument": instrument,
@@ -363,7 +440,8 @@ def replay(cfg: ReplayConfig, context_enabled: bool | None = None) -> ReplayResu
                    "days": None if (cfg.start or cfg.end) else (7.0 if cfg.days is None else cfg.days),
                    "requested_start": cfg.start or None, "requested_end": cfg.end or None},
         "policy": {"dir_threshold": cfg.dir_threshold, "early_threshold": cfg.early_threshold, "hold_bars": hold_bars,
-                   "cooldown_bars": cfg.cooldown_bars, "mae_mfe_bars": cfg.mae_mfe_bars},
+                   "cooldown_bars": cfg.cooldown_bars, "mae_mfe_bars": cfg.mae_mfe_bars,
+                   "commission_bps": cfg.commission_bps},
         "model_quality": model_quality(columns, rows, outputs),
         "window_overlaps_training": _overlaps_training(bundle, time[lo]),
         "bars_replayed": hi - lo,
@@ -375,9 +453,11 @@ def replay(cfg: ReplayConfig, context_enabled: bool | None = None) -> ReplayResu
         "n_trades_quality_incomplete": int((~complete).sum()),
         "entry_quality": quality_summary(quality),
         "goes_against_us_rate": _stat(quality["goes_against_us"][complete], np.mean),
+        **figures,
     }
     return ReplayResult(summary=summary, window_first_row=lo, window_time=time[lo:hi], rows=rows, times=time[rows],
-                        outputs=outputs, p_dir=p_dir, p_early=p_early, side=side, trade_index=trade_index, quality=quality)
+                        outputs=outputs, p_dir=p_dir, p_early=p_early, side=side, trade_index=trade_index, quality=quality,
+                        equity=equity, reliability=reliability)
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -418,7 +498,15 @@ def output_files(result: ReplayResult) -> dict[str, bytes]:
         "replay.json": pretty_json(result.summary).encode(),
         "summary.json": pretty_json(headline(result.summary)).encode(),
         "quality.tsv": _quality_rows(headline(result.summary)),
+        "equity.tsv": tsv_bytes({"bar": np.arange(len(result.window_time)), "time": _iso(result.window_time),
+                                 **{f"{name}_net_bps": _fmt(curve, "%.6f") for name, curve in result.equity.items()}}),
+        "reliability.tsv": tsv_bytes({key: [_cell(row[key]) for row in result.reliability if row["count"]]  # plotted bins
+                                      for key in ("bin", "lower", "upper", "count", "mean_predicted", "realised_rate")}),
     }
+
+
+def _cell(value) -> str:
+    return "" if value is None else f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def _quality_rows(figures: dict) -> bytes:
@@ -430,38 +518,41 @@ def _quality_rows(figures: dict) -> bytes:
 def headline(summary: dict) -> dict:
     """summary.json: out-of-sample model quality first, then the trading figures (what `dvc metrics diff` lists)."""
     quality, entry = summary["model_quality"], summary["entry_quality"]
+    auc_lift, pnl_lift = summary["lift"]["direction_auc"], summary["lift"]["net_pnl_bps"]
+    model, baseline = summary["trading"]["model"], summary["trading"]["baseline"]
     figures = {"direction_auc": quality["direction_auc"], "early_move_auc": quality["early_move_auc"],
                "quality_corr": quality["quality_corr"], "direction_auc_baseline": quality["baseline_direction_auc"],
+               "direction_auc_lift": auc_lift["difference"], "direction_auc_lift_ci_low": auc_lift["ci_low"],
+               "direction_auc_lift_ci_high": auc_lift["ci_high"], "rank_ic": summary["signal"]["rank_ic"]["ic"],
+               "brier": summary["signal"]["brier"]["brier"],
                "trades": summary["n_trades_created"], "goes_against": summary["goes_against_us_rate"],
-               "mfe_mae": entry["mfe_mae_ratio"]}
+               "mfe_mae": entry["mfe_mae_ratio"], "net_pnl_bps": model["net_pnl_bps"],
+               "net_pnl_bps_baseline": baseline["net_pnl_bps"], "net_pnl_lift_ci_low": pnl_lift["ci_low"],
+               "net_pnl_lift_ci_high": pnl_lift["ci_high"], "sharpe": model["sharpe"], "hit_rate": model["hit_rate"]}
     return {key: value for key, value in figures.items() if value is not None}
 
 
-def _owned(directory: Path) -> bool:
-    return {p.name for p in directory.iterdir()} <= set(OUTPUT_FILES)
-
-
-def check_out_dir(out_dir: str | Path) -> None:
-    """The out_dir may be created, or replaced when it holds only replay outputs."""
+def check_out_dir(out_dir: str | Path, cfg: ReplayConfig | None = None) -> None:
+    """The out_dir may be created, or replaced when it is gx1.replay's own earlier output (its marker lists every file
+    in it); it holds none of the inputs and lies neither inside the bundle nor around it."""
     out = Path(out_dir)
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise InputError(f"--out_dir {out} exists and is not a directory: choose another --out_dir")
-    if out.is_dir() and not _owned(out):
-        raise InputError(f"refusing to replace --out_dir {out}: it holds files other than replay outputs "
-                         f"({', '.join(OUTPUT_FILES)}); choose another --out_dir")
+    check_folder(out, COMMAND)
+    if cfg is not None:
+        if cfg.bundle_dir and (inside(out, cfg.bundle_dir) or inside(cfg.bundle_dir, out)):
+            raise InputError(f"--out_dir {out} and --bundle_dir {cfg.bundle_dir} overlap: write the replay outside the "
+                             "bundle")
+        check_inputs_outside(out, [("--data", cfg.data), ("--bars", cfg.bars)])
 
 
 def write_outputs(result: ReplayResult, out_dir: str | Path) -> None:
     """Every output file, swapped in as one set: a reader (or a kill) sees all old or all new."""
-    out = Path(out_dir)
-    check_out_dir(out)
-    staging = staging_dir(out)
-    try:
+    def fill(staging: Path) -> None:
         for name, blob in output_files(result).items():
             atomic_write_bytes(staging / name, blob)
-        replace_dir(staging, out, _owned)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    check_out_dir(out_dir)
+    swap_in_folder(Path(out_dir), fill, COMMAND)
 
 
 # ----------------------------------------------------------------------------- command line
@@ -489,6 +580,8 @@ def parse_args(argv: list[str] | None) -> ReplayConfig:
         "cooldown_bars": (number_in(int, 0, 10**6), "bars after a time exit in which no trade opens"),
         "hold_bars": (number_in(int, 0, 10**6), "time exit after N bars (0 = the bundle's label horizon)"),
         "mae_mfe_bars": (number_in(int, 1, 10**6), "entry-quality window: bars t+1..t+N"),
+        "commission_bps": (number_in(float, 0, 10**4), "commission per round trip in bps of the entry price (>= 0; "
+                                                        "the entry bar's spread is charged besides)"),
     }
     for name, (kind, text) in policy.items():
         parser.add_argument(f"--{name}", type=kind, default=getattr(defaults, name), help=f"{text} (default: %(default)s)")
@@ -507,7 +600,11 @@ def parse_args(argv: list[str] | None) -> ReplayConfig:
 
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
-    check_out_dir(cfg.out_dir)
+    check_out_dir(cfg.out_dir, cfg)
+    if cfg.data:  # a regular file, before the bundle loads (a named pipe would block the reader)
+        check_dataset_path(cfg.data)
+    elif file_problem(cfg.bars):
+        raise InputError(f"--bars {cfg.bars} {file_problem(cfg.bars)}")
     result = replay(cfg, context_from_env(default=None))
     write_outputs(result, cfg.out_dir)
     s = result.summary
@@ -516,6 +613,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{s['n_candidates']} candidates, {s['n_trades_created']} trades ({s['n_long']} long, {s['n_short']} short); "
           f"MAE/MFE mean {quality['mae_bps_mean']}/{quality['mfe_bps_mean']} bps, "
           f"goes_against_us_rate {s['goes_against_us_rate']} -> {cfg.out_dir}", flush=True)
+    auc, pnl = s["lift"]["direction_auc"], s["lift"]["net_pnl_bps"]
+    print(f"model vs baseline ({BASELINE_FEATURE}): direction AUC {auc['model']} vs {auc['baseline']}, lift "
+          f"{auc['difference']} [95% {auc['ci_low']}, {auc['ci_high']}]: {auc['verdict'] or auc['reason']}; net PnL "
+          f"{pnl['model']} vs {pnl['baseline']} bps after costs, lift [95% {pnl['ci_low']}, {pnl['ci_high']}]: "
+          f"{pnl['verdict'] or pnl['reason']}", flush=True)
     return 0
 
 

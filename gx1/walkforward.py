@@ -20,7 +20,8 @@ Writes ``<out_dir>/contract/`` (meta and scalers), ``<out_dir>/model/`` (the ver
 (gx1.replay's files) and ``<out_dir>/fold.json`` (the fold's row of the walk-forward table, which
 ``gx1.walkforward_summary`` joins): the same inputs give the same bytes. Wall clock, speed and the run log go
 to ``--timing_dir`` (not a DVC output). The folder appears complete or not at all; a failed fold leaves the
-previous one in place.
+previous one in place; ``--out_dir`` is replaced only when it is a fold's own earlier output (its
+``.gx1-output`` marker lists every file in it, ``gx1.outputs``), never with ``--data`` inside it.
 Exit codes as every gx1 command: 2 bad input (a step's own message on stderr), 1 a failed check.
 """
 from __future__ import annotations
@@ -31,16 +32,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gx1.common import (EXIT_BAD_INPUT, ArgumentParser, CheckFailed, InputError, number_in, owned_when_holding,
-                        read_json_object, run_cli, swap_in_folder, utc_time, write_json)
-from gx1.dataset import read_instruments
+from gx1.common import (EXIT_BAD_INPUT, ArgumentParser, CheckFailed, InputError, number_in, read_json_object, run_cli,
+                        utc_time, write_json)
+from gx1.dataset import check_dataset_path, read_instruments
+from gx1.outputs import check_folder, check_inputs_outside, inside, swap_in_folder
 
 CONTRACT_FILES = ("entry_v9_feature_meta.json", "seq_scaler.joblib", "snap_scaler.joblib")
 TRAIN_KNOBS = ("epochs", "seed", "learning_rate", "batch_size", "seq_len", "weight_decay", "grad_clip", "num_threads")
 # instrument: the one to replay when the dataset holds several (the fold trains on all of them)
-REPLAY_KNOBS = ("dir_threshold", "early_threshold", "cooldown_bars", "hold_bars", "mae_mfe_bars", "instrument")
-FOLD_FIGURES = ("direction_auc", "direction_auc_baseline", "early_move_auc", "quality_corr", "trades", "goes_against",
-                "mfe_mae")
+REPLAY_KNOBS = ("dir_threshold", "early_threshold", "cooldown_bars", "hold_bars", "mae_mfe_bars", "commission_bps",
+                "instrument")
+COMMAND = "gx1.walkforward"  # the owner named in a fold folder's marker (gx1.outputs)
+FOLD_FIGURES = ("direction_auc", "direction_auc_baseline", "direction_auc_lift", "direction_auc_lift_ci_low",
+                "direction_auc_lift_ci_high", "rank_ic", "early_move_auc", "quality_corr", "trades", "goes_against", "mfe_mae",
+                "net_pnl_bps", "net_pnl_bps_baseline", "net_pnl_lift_ci_low", "net_pnl_lift_ci_high")
 
 
 def fold_end(start: str, days: float) -> str:
@@ -81,6 +86,11 @@ def run_fold(data: str, start: str, days: float, out_dir: Path, train: dict, rep
     Everything in ``out_dir`` is byte-stable (the same inputs give the same bytes); the training's wall clock,
     speed and log go to ``timing_dir``, as the train stage's do."""
     end = fold_end(start, days)
+    check_folder(out_dir, COMMAND)  # before hours of work: a folder that is not a fold's is refused now
+    check_dataset_path(data)
+    check_inputs_outside(out_dir, [("--data", data)])
+    if inside(timing_dir, out_dir) or inside(out_dir, timing_dir):
+        raise InputError(f"--timing_dir {timing_dir} and --out_dir {out_dir} are nested: give separate folders")
 
     def fill(staging: Path) -> dict:
         contract, model, reports, replayed = (staging / name for name in ("contract", "model", "train", "replay"))
@@ -108,7 +118,7 @@ def run_fold(data: str, start: str, days: float, out_dir: Path, train: dict, rep
             row["instruments"] = replays
         write_json(staging / "fold.json", row)
         return row
-    return swap_in_folder(out_dir, fill, owned_when_holding("fold.json"))  # a failed fold leaves its previous folder
+    return swap_in_folder(out_dir, fill, COMMAND)  # a failed fold leaves its previous folder
 
 
 def main(argv: list[str] | None = None) -> int:

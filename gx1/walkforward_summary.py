@@ -9,8 +9,10 @@ removed from params.yaml in place, and it is named on stderr and left out (a nam
 is an error: its stage has not run).
 
 ``summary.json`` holds the fold count and, per figure (out-of-sample direction AUC beside the one-feature
-baseline's, early-move AUC, quality correlation, trades, goes-against-us rate, MFE/MAE), the mean and the
-standard deviation over folds; ``folds.tsv`` one row per fold, for
+baseline's, the AUC lift over it with its 95 % interval, rank IC, early-move AUC, quality correlation, trades,
+goes-against-us rate, MFE/MAE, net PnL after costs beside the baseline's with the lift's interval), the mean
+and the standard deviation over folds, and ``rank_icir`` (mean rank IC / its standard deviation over folds;
+null below two folds with an IC); ``folds.tsv`` one row per fold, for
 ``dvc plots diff --targets reports/walkforward/folds.tsv -x start -y direction_auc``. No folds (the default
 params) gives a count of 0 and a header-only table. Exit 2 for a malformed fold.json.
 """
@@ -21,6 +23,7 @@ import sys
 from pathlib import Path
 
 from gx1.common import ArgumentParser, InputError, read_json_object, read_params_yaml, run_cli, write_json, write_tsv
+from gx1.outputs import check_file, json_kind, tsv_kind
 from gx1.walkforward import FOLD_FIGURES
 
 COLUMNS = ("start", "end", "train_samples", "replayed_bars", "candidates", *FOLD_FIGURES)
@@ -56,6 +59,9 @@ def summarise_folds(paths: list[Path], folds_dir: Path) -> tuple[dict, list[dict
         if values:
             summary[figure] = {"mean": round(statistics.fmean(values), 6),
                                "std": round(statistics.stdev(values), 6) if len(values) > 1 else 0.0}
+    ics = [row["rank_ic"] for row in rows if isinstance(row["rank_ic"], (int, float))]
+    spread = statistics.stdev(ics) if len(ics) > 1 else 0.0
+    summary["rank_icir"] = round(statistics.fmean(ics) / spread, 6) if spread > 0 else None  # mean IC / its std over folds
     return summary, rows
 
 
@@ -69,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     folds_dir = Path(args.folds_dir)
     if not folds_dir.is_dir():
         raise InputError(f"{folds_dir} is not a folder of walk-forward folds")
+    # never a fold's own file or params.yaml; only an earlier summary / table
+    check_file(args.out, json_kind("walk-forward summary", ("folds",)), inputs=[args.params], protect=[folds_dir])
+    check_file(args.table, tsv_kind("walk-forward table", "\t".join(COLUMNS)), inputs=[args.params], protect=[folds_dir])
+    if Path(args.out).resolve() == Path(args.table).resolve():
+        raise InputError(f"--out and --table are the same path {args.out}: give two files")
     paths = active_folds(args.params, folds_dir) if args.params else sorted(folds_dir.glob("*/fold.json"))
     summary, rows = summarise_folds(paths, folds_dir)
     write_tsv(args.table, {c: [row[c] if row[c] is not None else "" for row in rows] for c in COLUMNS})

@@ -91,7 +91,27 @@ def _quality(run: int) -> tuple[list[str], list[list]]:
                                  ["early_move_auc", 0.53 + 0.005 * run], ["quality_corr", 0.05 * run]]
 
 
+def _equity(run: int) -> tuple[list[str], list[list]]:
+    rng = random.Random(300 + run)
+    model = baseline = 0.0
+    rows = []
+    for bar in range(200):
+        model += rng.gauss(0.1 * run, 2) if rng.random() < 0.05 else 0.0
+        baseline += rng.gauss(0.05, 2) if rng.random() < 0.1 else 0.0
+        minutes = 22 * 60 + 5 * bar
+        rows.append([bar, f"2025-12-{25 + minutes // 1440:02d}T{minutes % 1440 // 60:02d}:{minutes % 60:02d}:00Z",
+                     round(model, 6), round(baseline, 6)])
+    return ["bar", "time", "model_net_bps", "baseline_net_bps"], rows
+
+
+def _reliability(run: int) -> tuple[list[str], list[list]]:
+    return (["bin", "lower", "upper", "count", "mean_predicted", "realised_rate"],
+            [[b, b / 10, (b + 1) / 10, 100 * b, round(b / 10 + 0.05, 4), round(b / 10 + 0.02 * run, 4)] for b in (3, 4, 5, 6)])
+
+
 SAMPLES = {
+    "reports/replay/equity.tsv": _equity,
+    "reports/replay/reliability.tsv": _reliability,
     "reports/replay/quality.tsv": _quality,
     "reports/train/train_steps.tsv": _train_steps,
     "reports/train/train_epochs.tsv": _train_epochs,

@@ -24,7 +24,8 @@ from gx1.dataset import read_dataset, split_rows
 from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
 
 ENV = "ENTRY_CONTEXT_FEATURES_ENABLED"
-LOOSE = ["--dir_threshold", "0.5", "--early_threshold", "0", "--days", "3"]  # every eligible bar is a candidate
+LOOSE = ["--dir_threshold", "0.5", "--early_threshold", "0", "--days", "3",  # every eligible bar is a candidate
+         "--commission_bps", "1.5"]
 
 
 @pytest.fixture(scope="module")
@@ -228,6 +229,7 @@ def _tampered_bundle(bundle_dir, tmp_path):
     ("empty_window", "true", "contains no bars"),
     ("no_eligible_bar", "true", "none is eligible"),
     ("days_and_start", "true", "alternatives"),
+    ("negative_commission", "true", "--commission_bps"),
 ])
 def test_refusals_exit_2_with_one_line(small_pipeline, bundle_dir, tmp_path, monkeypatch, capsys, case, context, message):
     bundle, data, extra = bundle_dir, small_pipeline["data"], []
@@ -242,6 +244,8 @@ def test_refusals_exit_2_with_one_line(small_pipeline, bundle_dir, tmp_path, mon
         extra = ["--start", first, "--end", str(np.datetime64(first) + np.timedelta64(2, "h"))]
     elif case == "days_and_start":
         extra = ["--days", "3", "--start", "2025-01-05"]
+    elif case == "negative_commission":
+        extra = ["--commission_bps", "-1"]
     out = tmp_path / "out"
     code, err = run_replay(["--bundle_dir", str(bundle), "--data", str(data), "--out_dir", str(out), *extra],
                            monkeypatch, capsys, context)
@@ -313,3 +317,65 @@ def test_compare_says_when_a_window_is_in_sample_or_a_side_has_no_trades(default
     notes = compare.compare(in_sample, idle, compare.Tolerances(), ("smoke", "fullyear"))["notes"]
     assert any("smoke's bundle was trained on bars of its replay window" in note for note in notes), notes
     assert any(note.startswith("fullyear made no trades") for note in notes), notes
+
+
+def _reference_trades(close, spread, rows, sides, hold, cooldown, commission):
+    """Plain-Python trading of ``sides`` (per eligible row) by the replay's rule: (net bps per trade, gross bps)."""
+    net, gross, next_allowed = [], [], None
+    for row, side in zip(rows.tolist(), sides.tolist()):
+        if side == 0 or (next_allowed is not None and row < next_allowed):
+            continue
+        next_allowed = row + hold + cooldown + 1
+        if row + hold >= len(close):
+            continue
+        g = side * (close[row + hold] - close[row]) / close[row] * 1e4
+        gross.append(g)
+        net.append(g - spread[row] / close[row] * 1e4 - commission)
+    return net, gross
+
+
+def _reference_percentile(values):
+    """Average ranks (ties share the mean of their positions) / (n + 1), by sorting in plain Python."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return [r / (len(values) + 1) for r in ranks]
+
+
+def test_net_of_cost_trading_of_model_and_baseline_equals_a_plain_computation(small_pipeline, loose_run):
+    """Model and baseline (ema_slope_12_atr's window percentile, the same rule) traded by hand: gross and net PnL,
+    hit rate and trade counts in replay.json, the equity curve's end, the headline."""
+    data = read_dataset(str(small_pipeline["data"]))
+    summary = json.loads((loose_run / "replay.json").read_text())
+    outputs = read_tsv(loose_run / "outputs.tsv")
+    rows = outputs["row"].astype(np.int64)
+    close, spread = data["close"].astype(float).tolist(), data["spread"].astype(float).tolist()
+    hold, cooldown = summary["policy"]["hold_bars"], summary["policy"]["cooldown_bars"]
+    assert summary["costs"]["commission_bps_round_trip"] == 1.5
+    p_early = outputs["p_early"].astype(float)
+    percentile = np.array(_reference_percentile([float(data["ema_slope_12_atr"][r]) for r in rows]))
+    for name, p_dir in (("model", outputs["p_dir"].astype(float)), ("baseline", percentile)):
+        sides = np.where(p_early >= 0, np.where(p_dir >= 0.5, 1, np.where(p_dir <= 0.5, -1, 0)), 0)
+        net, gross = _reference_trades(close, spread, rows, sides, hold, cooldown, 1.5)
+        figures = summary["trading"][name]
+        assert figures["n_trades"] == len(net) > 10, name
+        assert figures["net_pnl_bps"] == pytest.approx(sum(net), abs=1e-5), name
+        assert figures["gross_pnl_bps"] == pytest.approx(sum(gross), abs=1e-5), name
+        assert figures["hit_rate"] == pytest.approx(sum(n > 0 for n in net) / len(net), abs=1e-6), name
+        equity = read_tsv(loose_run / "equity.tsv")[f"{name}_net_bps"].astype(float)
+        assert equity[-1] == pytest.approx(sum(net), abs=1e-4) and len(equity) == summary["bars_replayed"]
+    assert summary["trading"]["model"]["n_trades"] == summary["n_trades_created"]
+    headline = json.loads((loose_run / "summary.json").read_text())
+    assert headline["net_pnl_bps"] == summary["trading"]["model"]["net_pnl_bps"]
+    lift = summary["lift"]["direction_auc"]
+    assert headline["direction_auc_lift"] == lift["difference"] and lift["ci_low"] <= lift["difference"] <= lift["ci_high"]
+    assert lift["model"] == summary["model_quality"]["direction_auc"]
+    assert lift["baseline"] == summary["model_quality"]["baseline_direction_auc"]
+    assert "NaN" not in (loose_run / "replay.json").read_text()
