@@ -9,7 +9,7 @@ Python set iteration, which changes with every process (PYTHONHASHSEED), while t
 one file by key. One file with three groups makes the order fixed, and "quality" sorts first:
     quality.*  out-of-sample model quality: direction_auc, direction_auc_baseline (ema_slope_12_atr
                alone), direction_auc_lift (model - baseline) with its paired-bootstrap 95 % interval
-               (direction_auc_lift_ci_low/high), rank_ic, brier, early_move_auc, quality_corr, and when
+               (direction_auc_lift_ci_low/high), direction_brier, direction_rank_ic, early_move_auc, quality_corr, and when
                val_days > 0 the validation window's (val_direction_auc, val_early_move_auc, val_quality_corr)
     replay.*   the replay week's trading figures (trades, goes_against, mfe_mae, net_pnl_bps after costs and
                net_pnl_bps_baseline with the lift's interval net_pnl_lift_ci_low/high, sharpe, hit_rate)
@@ -23,7 +23,7 @@ from gx1.common import ArgumentParser, InputError, read_json_object, run_cli, wr
 from gx1.outputs import check_file, json_kind
 
 QUALITY_FIGURES = ("direction_auc", "direction_auc_baseline", "direction_auc_lift", "direction_auc_lift_ci_low",
-                   "direction_auc_lift_ci_high", "rank_ic", "brier", "early_move_auc", "quality_corr", "val_direction_auc",
+                   "direction_auc_lift_ci_high", "direction_rank_ic", "direction_brier", "early_move_auc", "quality_corr", "val_direction_auc",
                    "val_early_move_auc", "val_quality_corr")
 
 

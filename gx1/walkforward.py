@@ -44,7 +44,7 @@ REPLAY_KNOBS = ("dir_threshold", "early_threshold", "cooldown_bars", "hold_bars"
                 "instrument")
 COMMAND = "gx1.walkforward"  # the owner named in a fold folder's marker (gx1.outputs)
 FOLD_FIGURES = ("direction_auc", "direction_auc_baseline", "direction_auc_lift", "direction_auc_lift_ci_low",
-                "direction_auc_lift_ci_high", "rank_ic", "early_move_auc", "quality_corr", "trades", "goes_against", "mfe_mae",
+                "direction_auc_lift_ci_high", "direction_rank_ic", "early_move_auc", "quality_corr", "trades", "goes_against", "mfe_mae",
                 "net_pnl_bps", "net_pnl_bps_baseline", "net_pnl_lift_ci_low", "net_pnl_lift_ci_high")
 
 

@@ -12,7 +12,7 @@ is an error: its stage has not run).
 baseline's, the AUC lift over it with its 95 % interval, rank IC, early-move AUC, quality correlation, trades,
 goes-against-us rate, MFE/MAE, net PnL after costs beside the baseline's with the lift's interval), the mean
 and the standard deviation over folds, and ``rank_icir`` (mean rank IC / its standard deviation over folds;
-null below two folds with an IC); ``folds.tsv`` one row per fold, for
+null below two folds with an IC, absent without any); ``folds.tsv`` one row per fold, for
 ``dvc plots diff --targets reports/walkforward/folds.tsv -x start -y direction_auc``. No folds (the default
 params) gives a count of 0 and a header-only table. Exit 2 for a malformed fold.json.
 """
@@ -59,9 +59,10 @@ def summarise_folds(paths: list[Path], folds_dir: Path) -> tuple[dict, list[dict
         if values:
             summary[figure] = {"mean": round(statistics.fmean(values), 6),
                                "std": round(statistics.stdev(values), 6) if len(values) > 1 else 0.0}
-    ics = [row["rank_ic"] for row in rows if isinstance(row["rank_ic"], (int, float))]
-    spread = statistics.stdev(ics) if len(ics) > 1 else 0.0
-    summary["rank_icir"] = round(statistics.fmean(ics) / spread, 6) if spread > 0 else None  # mean IC / its std over folds
+    ics = [row["direction_rank_ic"] for row in rows if isinstance(row["direction_rank_ic"], (int, float))]
+    if ics:  # mean IC / its std over folds (null below two folds with an IC, or when the ICs do not vary)
+        spread = statistics.stdev(ics) if len(ics) > 1 else 0.0
+        summary["rank_icir"] = round(statistics.fmean(ics) / spread, 6) if spread > 0 else None
     return summary, rows
 
 

@@ -57,7 +57,9 @@ def test_experiments_metrics_diff_plots_diff_and_compare(project):
         quality = [name for name in metrics if name.startswith("quality.")]
         assert quality and metrics[:len(quality)] == quality, text
         if every:
-            assert quality == ["quality.direction_auc", "quality.direction_auc_baseline", "quality.early_move_auc",
+            assert quality == ["quality.direction_auc", "quality.direction_auc_baseline", "quality.direction_auc_lift",
+                               "quality.direction_auc_lift_ci_high", "quality.direction_auc_lift_ci_low",
+                               "quality.direction_brier", "quality.direction_rank_ic", "quality.early_move_auc",
                                "quality.quality_corr"], text
         assert re.search(r"summary\.json\s+train\.epochs\s+1\s+2\s+1", text), text
 

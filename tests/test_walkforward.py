@@ -51,15 +51,17 @@ def test_fold_trains_only_before_its_start_and_replays_its_period(small_pipeline
     assert not names & {"metrics.json", "run_log.txt"} and {"reproducible_metrics.json", "fold.json"} <= names
 
 
-def fold_row(start: str, auc: float, trades: int | None) -> dict:
+def fold_row(start: str, auc: float, trades: int | None, rank_ic: float | None = None) -> dict:
     return {"start": start, "end": start + "x", "train_samples": 10, "replayed_bars": 5, "candidates": 3,
-            "direction_auc": auc, "direction_auc_baseline": 0.5, "early_move_auc": 0.6, "quality_corr": 0.1,
-            "trades": trades, "goes_against": None, "mfe_mae": None}
+            "direction_auc": auc, "direction_auc_baseline": 0.5, "direction_auc_lift": auc - 0.5,
+            "direction_auc_lift_ci_low": auc - 0.55, "direction_auc_lift_ci_high": auc - 0.45, "direction_rank_ic": rank_ic,
+            "early_move_auc": 0.6, "quality_corr": 0.1, "trades": trades, "goes_against": None, "mfe_mae": None,
+            "net_pnl_bps": 10.0, "net_pnl_bps_baseline": 5.0, "net_pnl_lift_ci_low": -20.0, "net_pnl_lift_ci_high": 30.0}
 
 
 def test_summary_orders_folds_and_averages_by_hand(tmp_path):
     folds = tmp_path / "folds"
-    for name, row in {"b": fold_row("2025-02-01", 0.56, 4), "a": fold_row("2025-01-01", 0.52, None),
+    for name, row in {"b": fold_row("2025-02-01", 0.56, 4, 0.05), "a": fold_row("2025-01-01", 0.52, None, 0.01),
                       "c": fold_row("2025-03-01", 0.51, 2)}.items():
         (folds / name).mkdir(parents=True)
         (folds / name / "fold.json").write_text(json.dumps(row))
@@ -71,6 +73,7 @@ def test_summary_orders_folds_and_averages_by_hand(tmp_path):
                                         "std": pytest.approx(statistics.stdev([0.52, 0.56, 0.51]), abs=1e-6)}
     assert summary["trades"] == {"mean": 3.0, "std": pytest.approx(statistics.stdev([4, 2]))}  # the no-trade-figure fold left out
     assert "goes_against" not in summary  # no fold has one
+    assert summary["rank_icir"] == pytest.approx(0.03 / statistics.stdev([0.01, 0.05]), abs=1e-6)  # fold c has no IC
     lines = (tmp_path / "t.tsv").read_text().splitlines()
     assert [line.split("\t")[0] for line in lines] == ["start", "2025-01-01", "2025-02-01", "2025-03-01"]
 
