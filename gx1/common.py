@@ -1,6 +1,6 @@
 """Shared helpers: exit-code conventions, atomic writes, canonical JSON, hashing.
 
-Exit codes (DESIGN.md): 0 success, 1 a check failed, 2 bad input or usage.
+Exit codes: 0 success, 1 a check failed, 2 bad input or usage.
 Errors are one line on stderr naming the problem and the fix.
 """
 from __future__ import annotations

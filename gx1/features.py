@@ -240,7 +240,7 @@ def _context_categories(spread, time_ns, minute_of_day, atr, emas, vol_ratio) ->
 
 
 def compute_labels(bars: dict, atr: np.ndarray, cfg: LabelConfig) -> dict[str, np.ndarray]:
-    """y_dir, y_early, y_quality as DESIGN.md defines them (NaN where the horizon runs past the end)."""
+    """y_dir, y_early, y_quality as docs/model.md defines them (NaN where the horizon runs past the end)."""
     h, l, c = (np.asarray(bars[k], dtype=np.float64) for k in ("high", "low", "close"))
     horizon, early = cfg.horizon_bars, cfg.early_bars
     future_close = _shift(c, -horizon)

@@ -1,4 +1,4 @@
-"""Features are causal; labels and eligibility match brute-force definitions from DESIGN.md."""
+"""Features are causal; labels and eligibility match brute-force definitions (docs/model.md)."""
 from __future__ import annotations
 
 import numpy as np

@@ -11,7 +11,7 @@ training knobs, no machine paths); the feature meta and both scalers as the cont
 hash file the plan asks for; a golden sample (a few inputs and the CPU model's outputs);
 ``manifest.json`` (sha256 and size of each, written last). Same inputs, same bytes.
 
-Safety rules for reading (DESIGN.md): files are read only when they are regular files (no symlink,
+Safety rules for reading: files are read only when they are regular files (no symlink,
 device or pipe), under a size bound per name; the folder walk stops at ``bundle_limits.MAX_FOLDER_ENTRIES``;
 JSON nests at most ``bundle_limits.MAX_JSON_DEPTH`` deep; nothing builds or unpickles from bytes whose
 sha256 does not match the manifest; scalers load through ``gx1.scaler_io``'s allow-list; the model
