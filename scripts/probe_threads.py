@@ -16,7 +16,7 @@ The exit status is 0 when every compared run ended with the same state_dict byte
 Each (env, thread count) runs in its own subprocess, with the env set before torch is imported:
   portable          MKL_CBWR=AVX2,STRICT ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 (gx1.cpu)
   portable-avx2only portable + MKL_ENABLE_INSTRUCTIONS=AVX2 (emulates a CPU without AVX-512)
-  portable-compatible portable with MKL_CBWR=COMPATIBLE,STRICT (MKL's vendor-neutral branch; README "Reproducibility")
+  portable-compatible portable with MKL_CBWR=COMPATIBLE,STRICT (MKL's vendor-neutral branch; docs/reproducibility.md)
   native            GX1_REPRODUCIBILITY=native MKL_CBWR=AUTO,STRICT (what gx1 sets in native mode), no other pin
 The child builds EntryV10Model (default EntryV10Config, 15 seq + 16 snap features, context 5 cat + 2 cont),
 and runs --steps training steps (forward, losses, backward, gradient clipping, fused AdamW) on fixed random

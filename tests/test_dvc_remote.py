@@ -1,4 +1,4 @@
-"""The README's "fresh clone + `dvc pull`" steps (section Remote), on a tiny project in temp git repos.
+"""The "fresh clone + `dvc pull`" steps of docs/experiments.md (section Remote), on a tiny project in temp git repos.
 
 The project is the repo's committed `.dvc/config` (default remote `local` = `../gx1-dvc-remote` beside
 the clone) around one small `dvc add`-ed file, so this checks the remote setup, not the pipeline
@@ -52,7 +52,7 @@ def test_fresh_clone_pulls_from_the_storage_the_readme_configures(origin, tmp_pa
     assert failed.returncode == 1 and MISSING in failed.stdout + failed.stderr, failed.stdout + failed.stderr
     assert not (fresh["dir"] / DATA).exists()
 
-    # README: in the clone that has the outputs, point `local` at the storage and push ...
+    # docs/experiments.md: in the clone that has the outputs, point `local` at the storage and push ...
     dvc(origin, "remote", "modify", "--local", "local", "url", str(storage))
     dvc(origin, "push")
     # ... and in the fresh clone, point `local` at the same storage and pull

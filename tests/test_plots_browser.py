@@ -144,7 +144,7 @@ def html_template_path() -> Path:
     from configobj import ConfigObj  # a dependency of dvc
 
     value = ConfigObj(str(ROOT / ".dvc" / "config")).get("plots", {}).get("html_template")
-    assert value, ".dvc/config must set plots.html_template (README, Plots)"
+    assert value, ".dvc/config must set plots.html_template (docs/experiments.md, Plots)"
     path = Path(value)
     return path if path.is_absolute() else (ROOT / ".dvc" / path).resolve()
 

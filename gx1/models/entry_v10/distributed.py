@@ -4,7 +4,7 @@ function here is a no-op and the run is the plain single-process one, byte for b
 
     torchrun --standalone --nproc_per_node 2 -m gx1.models.entry_v10.entry_v10_ctx_train <the plan's flags>
 
-Semantics (README, "Scaling out"): the global batch is ``--batch_size`` rows, as in one process; each
+Semantics (docs/scaling.md): the global batch is ``--batch_size`` rows, as in one process; each
 rank takes the rows ``rank::world_size`` of every global batch, scales its loss by its share of the
 rows, and DDP's averaged gradient is then the gradient of the global batch's mean loss. The logged
 losses are summed over the ranks, so every rank holds the same history. Rank 0 alone writes logs,

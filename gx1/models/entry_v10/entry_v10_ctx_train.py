@@ -73,7 +73,7 @@ class TrainConfig:
     limit_samples: int = knob(0, "use the first N dataset rows (0 = all)", low=0, high=10**12)
     num_threads: int = knob(0, "torch CPU threads (0 = the cores this process may use)", low=0, high=1024)
     nproc_per_node: int = knob(1, "training processes on this machine: N > 1 hands this command to `torchrun --standalone "
-                                  "--nproc_per_node N` (DDP, README 'Scaling out'); under torchrun, torchrun's count applies",
+                                  "--nproc_per_node N` (DDP, docs/scaling.md); under torchrun, torchrun's count applies",
                                low=1, high=1024)
     val_days: float = knob(0.0, "hold out the last N days of the training range for validation (label-horizon embargo)",
                            low=0.0, high=36_600.0)

@@ -11,7 +11,7 @@ compares them; a training run's weights do not change). What differs is memory t
   (``threshold_backward`` into its own input) instead of writing another such tensor.
 
 On this project's 2-core machine the ReLU forward and backward went from 8 % to 1.3 % of the
-operator time of a training step (torch.profiler; README -> Performance), and a step is 1.0-2.6 %
+operator time of a training step (torch.profiler; docs/performance.md), and a step is 1.0-2.6 %
 faster, 1.7 % in the median of ten runs (``scripts/bench.py`` runs both paths in one process, taking
 turns step by step, and checks that their weights are byte-identical).
 
