@@ -28,3 +28,16 @@ def test_every_source_path_the_docs_name_exists():
     missing = sorted({f"{doc.name}: {name}" for doc in docs for name in SOURCE_PATH.findall(doc.read_text())
                       if "<" not in name and not (REPO / name).exists()})
     assert missing == []
+
+
+HOSTILE_FILES = ("tests/test_hostile_inputs.py", "tests/test_bundle_bounds.py", "tests/test_checkpoints.py")
+
+
+def test_the_hostile_case_counts_in_the_docs_are_the_suites():
+    import sys
+    collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0", "-p", "no:cacheprovider",
+                                *HOSTILE_FILES], cwd=REPO, capture_output=True, text=True, timeout=120).stdout
+    cases = int(re.search(r"(\d+) tests? collected", collected).group(1))
+    examples = sum(int(n) for f in HOSTILE_FILES for n in re.findall(r"max_examples=(\d+)", (REPO / f).read_text()))
+    text = (REPO / "docs" / "errors.md").read_text()
+    assert f"hold {cases} test cases" in text and f"up to {examples} generated examples" in text
