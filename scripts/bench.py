@@ -6,6 +6,7 @@ Run (on a quiet machine; figures are medians over several measured runs):
     python3 scripts/bench.py --quick               # no full-year run (replay uses a small bundle)
     python3 scripts/bench.py --scaling_only        # the instruments x years table only (~3 min)
     python3 scripts/bench.py --modes_only          # portable vs native mode only: single-run samples/s and their ratio
+    python3 scripts/bench.py --planted_only        # the learning check with a known answer only (--planted_runs seeds)
 
 Measures on the embedded default year (70,217 M5 bars), all in a temporary directory:
   dataset build       load bars + features/labels/eligibility + write parquet (median of --repeats)
@@ -20,6 +21,9 @@ Measures on the embedded default year (70,217 M5 bars), all in a temporary direc
   full-year run       the training command as a subprocess: peak memory (max RSS), wall clock, projection
                       for five epochs; direction AUC on a validation window (--val_days)
   replay              one-week replay, bundle load and verification included (median of --repeats)
+  planted signal      the learning check of gx1/planted.py (--planted_runs training seeds, one training each):
+                      achievable direction AUC, the two one-bar linear baselines, the model's held-out AUC and
+                      its share of the achievable lift (median and lowest over the seeds), seconds per check
   dvc status          on this repo's pipeline, when its outputs are present and up to date
   scaling             1, 6 and 30 instrument-years of M5 bars (--scaling_only for just this): dataset build and
                       contract time (medians), training samples/s on the first --scaling_samples rows (the whole
@@ -56,6 +60,7 @@ from gx1.models.entry_v10 import fused_ops  # noqa: E402
 from gx1.models.entry_v10.inputs import build_model_inputs, epoch_order  # noqa: E402
 from gx1.models.entry_v10.model import EntryV10Model, forward_flops_per_sample  # noqa: E402
 from gx1.models.entry_v10.training import make_optimizer, model_config_for, train_step  # noqa: E402
+from gx1.planted import Training as PlantedTraining, learning_check  # noqa: E402
 from gx1.replay import ReplayConfig, replay, write_outputs  # noqa: E402
 from gx1.synth import generate_gold_bars  # noqa: E402
 
@@ -316,6 +321,32 @@ SCALING_SOURCES = {
 }
 
 
+def bench_planted(work: Path, runs: int) -> dict:
+    """The learning check once per training seed (0, 1, ...): its figures, median and lowest over the seeds."""
+    checks = []
+    for seed in range(runs):
+        print(f"planted signal: training seed {seed} ...", flush=True)
+        checks.append(learning_check(work / f"planted-{seed}", training=PlantedTraining(seed=seed)))
+    models, shares = [c["model_auc"] for c in checks], [c["model_lift_share"] for c in checks]
+    first = checks[0]
+    return {"runs": runs, "achievable_auc": first["achievable_auc"], "baseline_auc": first["baseline_auc"],
+            "model_auc_median": statistics.median(models), "model_auc_lowest": min(models),
+            "model_lift_share_median": statistics.median(shares), "model_lift_share_lowest": min(shares),
+            "required_share": first["required_share"], "passed": sum(c["passed"] for c in checks),
+            "seconds_median": statistics.median(c["seconds"]["total"] for c in checks)}
+
+
+def format_planted(p: dict) -> str:
+    b = p["baseline_auc"]
+    return "\n".join([
+        f"{'planted signal: achievable direction AUC':<44} {p['achievable_auc']:>16.4f}   -",
+        f"{'  one-bar baselines (one feature / all 31)':<44} {b['one_feature']:>7.4f} / {b['all_31_features']:.4f}   -",
+        f"{'  model, median (lowest) of ' + str(p['runs']) + ' seeds':<44} {p['model_auc_median']:>7.4f} ({p['model_auc_lowest']:.4f})   "
+        f"{100 * p['model_lift_share_median']:.0f}% ({100 * p['model_lift_share_lowest']:.0f}%) of the lift, needs "
+        f"{100 * p['required_share']:.0f}%; passed {p['passed']}/{p['runs']}",
+        f"{'  seconds per check (median)':<44} {p['seconds_median']:>14.1f} s   -"])
+
+
 def timed_command(command: list[str], env: dict | None = None) -> tuple[float, float]:
     """(wall seconds, peak RSS in MB) of one command, its own RSS (wait4), not the largest child's so far."""
     start = time.perf_counter()
@@ -486,6 +517,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="instrument-years to measure (default 1 6 30; none = skip)")
     parser.add_argument("--scaling_samples", type=int, default=8000, help="training samples per scaling size")
     parser.add_argument("--scaling_only", action="store_true", help="measure only the scaling table")
+    parser.add_argument("--planted_runs", type=int, default=1, help="training seeds of the planted-signal check (0 = skip)")
+    parser.add_argument("--planted_only", action="store_true", help="measure only the planted-signal check")
     parser.add_argument("--json", default="bench.json")
     args = parser.parse_args(argv)
     if args.num_threads:
@@ -501,16 +534,19 @@ def main(argv: list[str] | None = None) -> int:
             print(format_scaling(results["scaling"]))
             write_json(args.json, results)
             return 0
-        if args.modes_only:
-            bench_dataset(work, 1)  # the dataset and contract the runs train on
-            results["modes"] = bench_modes(work, args.sweep_samples or 8000, args.mode_repeats or 3)
-            print(json.dumps(results["modes"], indent=2))
+        if args.planted_only:
+            results["planted"] = bench_planted(work, args.planted_runs or 1)
+            print(format_planted(results["planted"]))
             write_json(args.json, results)
             return 0
-        if args.ddp_only:
-            bench_dataset(work, 1)  # the dataset and contract the runs train on
-            results["ddp"] = bench_ddp(work, args.sweep_samples or 8000, args.ddp_repeats or 3)
-            print(json.dumps(results["ddp"], indent=2))
+        only = [(key, bench, repeats) for key, flag, bench, repeats in (
+            ("modes", args.modes_only, bench_modes, args.mode_repeats), ("ddp", args.ddp_only, bench_ddp, args.ddp_repeats))
+            if flag]
+        if only:  # one comparison alone: the dataset and contract the runs train on, then the runs
+            key, bench, repeats = only[0]
+            bench_dataset(work, 1)
+            results[key] = bench(work, args.sweep_samples or 8000, repeats or 3)
+            print(json.dumps(results[key], indent=2))
             write_json(args.json, results)
             return 0
         print("dataset build ...", flush=True)
@@ -543,12 +579,16 @@ def main(argv: list[str] | None = None) -> int:
             for runs in (cores, 2 * cores):
                 print(f"sweep: {runs} runs one after another, then at once ...", flush=True)
                 results["sweeps"].append(bench_sweep(work, runs, args.sweep_samples))
+        if args.planted_runs:
+            results["planted"] = bench_planted(work, args.planted_runs)
         if args.scaling_sizes:
             results["scaling"] = bench_scaling(work, args.scaling_sizes, args.scaling_samples, args.repeats)
     results["dvc_status_s"] = bench_dvc_status(3)
     results["help_s"] = bench_help(args.repeats)
     results["machine"]["load_average_after"] = os.getloadavg()[0]
     print(format_table(results))
+    if results.get("planted"):
+        print(format_planted(results["planted"]))
     if results.get("scaling"):
         print(format_scaling(results["scaling"]))
     write_json(args.json, results)

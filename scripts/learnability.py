@@ -24,36 +24,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gx1.common import ArgumentParser, number_in, run_cli, write_json  # noqa: E402
-from gx1.contract import load_scaler, read_meta, scale  # noqa: E402
+from gx1.contract import load_scaler, read_meta  # noqa: E402
 from gx1.dataset import read_dataset, split_rows  # noqa: E402
-from gx1.replay import BASELINE_FEATURE  # noqa: E402  (the replay's one-feature baseline; no torch imported)
+from gx1.planted import linear_references as references  # noqa: E402  (the regressions; no torch imported)
 
 CONTRACT = "gx1/models/entry_v9/nextgen_2020_2025_clean"
-
-
-def references(data: dict, meta: dict, seq_scaler, snap_scaler, rows: dict[str, np.ndarray]) -> dict[str, dict]:
-    """{window: {reference: {"log_loss", "auc"}}} for the base rate, the one-feature and the all-feature regression."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import log_loss, roc_auc_score
-    contract = meta["contract"]
-    features = np.hstack([scale(np.column_stack([data[n] for n in contract["seq_features"]]), seq_scaler),
-                          scale(np.column_stack([data[n] for n in contract["snap_features"]]), snap_scaler)])
-    one = np.asarray(data[BASELINE_FEATURE], dtype=np.float64)[:, None]
-    y = np.asarray(data["y_dir"], dtype=np.float64)
-    train = rows["train"]
-    fitted = {"one feature": (LogisticRegression().fit(one[train], y[train]), one),
-              "all 31 features": (LogisticRegression(max_iter=1000).fit(features[train], y[train]), features)}
-    base_rate = float(y[train].mean())
-    out = {}
-    for window, index in rows.items():
-        if window == "train" or not len(index):
-            continue
-        figures = {"base rate": {"log_loss": log_loss(y[index], np.full(len(index), base_rate), labels=[0, 1]), "auc": 0.5}}
-        for name, (model, x) in fitted.items():
-            p = model.predict_proba(x[index])[:, 1]
-            figures[name] = {"log_loss": log_loss(y[index], p, labels=[0, 1]), "auc": roc_auc_score(y[index], p)}
-        out[window] = {name: {k: round(float(v), 6) for k, v in f.items()} for name, f in figures.items()}
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
