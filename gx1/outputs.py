@@ -5,7 +5,9 @@ folders) are built in a staging folder and swapped in whole (``swap_in_folder``)
 ``MARKER`` last: canonical JSON ``{"command": ..., "files": [relative paths]}``, byte-deterministic (no time, no
 absolute path; ``.dvcignore`` lists it, so DVC's hashes of a folder out do not change). ``check_folder``
 allows replacing a folder only when it is absent, empty, or its marker names the same command and lists
-every file in it; otherwise InputError naming the first file that is not listed. ``claim`` records files a
+every file in it; otherwise InputError naming the first file that is not listed. A folder with no marker that
+DVC restored (``dvc pull``, ``dvc checkout``: the marker is not tracked) may be replaced when every file in it
+is a copy of a file in its repository's DVC cache (``restorable_by_dvc``): ``dvc checkout`` brings it back. ``claim`` records files a
 command writes straight into its final folder before the swap (a partial log).
 
 Single files (``check_file``): an output may overwrite only a file of its own ``Kind`` (a content signature:
@@ -20,6 +22,7 @@ old ``last``; an exception rolls back to the old set.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -84,10 +87,46 @@ def read_marker(folder: Path) -> tuple[str | None, list[str], str]:
     return value["command"], value["files"], ""
 
 
+def dvc_cache_of(folder: Path) -> Path | None:
+    """The md5 file cache (``.dvc/cache/files/md5``, DVC 3's layout) of the DVC repository holding ``folder``."""
+    for parent in Path(folder).resolve().parents:
+        if (parent / ".dvc").is_dir():
+            return parent / ".dvc" / "cache" / "files" / "md5"
+    return None
+
+
+def _md5_of_regular_file(path: Path) -> str | None:
+    """md5 of ``path`` (a link is followed) when it is a regular file, else None."""
+    try:  # O_NONBLOCK: opening a named pipe must not wait for a writer
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return None
+            digest = hashlib.md5()
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+            return digest.hexdigest()
+    except OSError:
+        return None
+
+
+def restorable_by_dvc(folder: Path) -> bool:
+    """True when ``folder`` holds files only, each a copy of a file in its repository's DVC cache (what ``dvc pull``
+    or ``dvc checkout`` restored): replacing it loses nothing ``dvc checkout`` cannot bring back. Stops at the
+    first file that is not."""
+    cache = dvc_cache_of(folder)
+    if cache is None or not cache.is_dir():
+        return False
+    for name in _entries(folder)[0]:
+        digest = _md5_of_regular_file(Path(folder) / name)
+        if digest is None or not (cache / digest[:2] / digest[2:]).is_file():
+            return False
+    return True
+
+
 def folder_problem(folder: str | os.PathLike, command: str, fallback: Callable[[Path], bool] | None = None) -> str | None:
-    """Why ``command`` may not replace ``folder`` (None: absent, empty, or its own earlier output). ``fallback`` is a
-    content signature accepted when the folder has no marker at all (a bundle's manifest, for a folder DVC
-    restored: the marker is not tracked)."""
+    """Why ``command`` may not replace ``folder`` (None: absent, empty, its own earlier output, or with no marker at
+    all a folder ``restorable_by_dvc``). ``fallback`` is a content signature also accepted when the folder has no
+    marker (a bundle's manifest: a bundle copied by hand)."""
     folder = Path(folder)
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         return f"{folder} exists and is not a directory: remove it or choose another path"
@@ -98,7 +137,8 @@ def folder_problem(folder: str | os.PathLike, command: str, fallback: Callable[[
         return None
     owner, listed, why = read_marker(folder)
     fix = "remove it or choose another path"
-    if owner is None and fallback is not None and not (folder / MARKER).exists() and fallback(folder):
+    if owner is None and not (folder / MARKER).exists() and (
+            (fallback is not None and fallback(folder)) or restorable_by_dvc(folder)):
         return None
     if owner != command:
         first = next((f for f in files if f != MARKER), None) or (folders[0] if folders else MARKER)

@@ -11,7 +11,6 @@ import os
 import pickle
 import shutil
 import stat
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.preprocessing import StandardScaler
 
+from bounds import InProcessBound, run_bounded
 from conftest import TRAIN_MODULE, run_train, train_argv
 from gx1 import bundle, replay, verify
 from gx1.common import InputError, run_cli, sha256_bytes
@@ -45,11 +45,20 @@ class Payload:
 
 
 def cli(main, argv, capsys) -> tuple[int, str, str]:
+    """Run a command's main in-process; every call asserts the hostile cases' time and memory bound (tests/bounds.py)."""
     capsys.readouterr()
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(SystemExit) as exit_info, InProcessBound() as bound:
         run_cli(main, argv)
+    bound.check()
     captured = capsys.readouterr()
     return exit_info.value.code, captured.out, captured.err
+
+
+def command_line(module: str, argv: list[str], **popen):
+    """``python3 -m module argv`` from the repository root, its wall time and peak RSS within the bound."""
+    result = run_bounded([sys.executable, "-m", module, *argv], cwd=REPO, **popen)
+    result.check()
+    return result
 
 
 def one_line(err: str) -> bool:
@@ -363,8 +372,7 @@ def test_bad_inputs_get_one_line_and_exit_2(small_pipeline, tmp_path, module, ar
         base = train_argv(small_pipeline, tmp_path / "out")
         base[base.index("--feature_meta_path") + 1] = argv[1]
         argv = base
-    result = subprocess.run([sys.executable, "-m", module, *argv], capture_output=True, text=True, cwd=REPO, timeout=300,
-                            env={**os.environ, "ENTRY_CONTEXT_FEATURES_ENABLED": "true"})
+    result = command_line(module, argv, timeout=300, env={**os.environ, "ENTRY_CONTEXT_FEATURES_ENABLED": "true"})
     assert result.returncode == 2 and one_line(result.stderr) and message in result.stderr, result.stderr
     assert not (tmp_path / "out").exists()
 
@@ -601,8 +609,7 @@ def test_params_are_read_bounded(tmp_path, text, fragment):
     nothing written (a subprocess: the unbounded reader would take the test's memory with it)."""
     (tmp_path / "params.yaml").write_text(text)
     before = tree(tmp_path)
-    result = subprocess.run([sys.executable, "-m", "gx1.sources", "--params", str(tmp_path / "params.yaml"), "--out_dir",
-                             str(tmp_path / "out")], capture_output=True, text=True, cwd=REPO, timeout=60)
+    result = command_line("gx1.sources", ["--params", str(tmp_path / "params.yaml"), "--out_dir", str(tmp_path / "out")])
     assert result.returncode == 2 and one_line(result.stderr) and fragment in result.stderr, result.stderr[-2000:]
     assert tree(tmp_path) == before
 
@@ -660,7 +667,7 @@ def test_bars_inputs_are_numbers_in_regular_files_and_never_quoted(small_pipelin
         params = write_params(tmp_path / "p.yaml", f"    XAUUSD: {{file: '{source}', interval_minutes: 5}}\n")
         argv = ["--params", str(params), "--out_dir", str(tmp_path / "out")]
     before = tree(tmp_path)
-    result = subprocess.run([sys.executable, "-m", command, *argv], capture_output=True, text=True, cwd=REPO, timeout=60)
+    result = command_line(command, argv)
     assert result.returncode == 2 and one_line(result.stderr) and fragment in result.stderr, result.stderr[-2000:]
     assert "SECRET-TOKEN" not in result.stderr and len(result.stderr) < 1000
     assert tree(tmp_path) == before
@@ -682,8 +689,7 @@ def test_a_named_pipe_as_input_is_one_line_not_a_hang(small_pipeline, tmp_path, 
     if module == TRAIN_MODULE:
         argv = train_argv({**small_pipeline, "data": fifo}, tmp_path / "out")
     before = tree(tmp_path)
-    result = subprocess.run([sys.executable, "-m", module, *argv], capture_output=True, text=True, cwd=REPO, timeout=60,
-                            env={**os.environ, "ENTRY_CONTEXT_FEATURES_ENABLED": "true"})
+    result = command_line(module, argv, env={**os.environ, "ENTRY_CONTEXT_FEATURES_ENABLED": "true"})
     assert result.returncode == 2 and one_line(result.stderr) and "named pipe" in result.stderr, result.stderr[-2000:]
     assert tree(tmp_path) == before
 
