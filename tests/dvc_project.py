@@ -136,9 +136,11 @@ def project_fixture(name: str):
     return project
 
 
-def small_project(tmp_path_factory, name: str):
+def small_project(tmp_path_factory, name: str, prepare=None):
     """A small copy of the project in its own git repo, reproduced once and committed as the baseline: a
-    generator behind ``project_fixture`` (each test module gets its own copy)."""
+    generator behind ``project_fixture`` (each test module gets its own copy). ``prepare(project_dir)``, when
+    given, changes the copy before the first commit (tests/test_doc_commands.py: smaller bars).
+    ``project["repro_output"]`` is the baseline `dvc repro`'s stdout."""
     root = tmp_path_factory.mktemp(name)
     project_dir = root / "project"
     project_dir.mkdir()
@@ -146,6 +148,8 @@ def small_project(tmp_path_factory, name: str):
     set_top_level_params(project_dir / "params.yaml", SMALL_PARAMS)
     params = yaml.safe_load((project_dir / "params.yaml").read_text())
     assert (params["limit_samples"], params["epochs"], params["holdout_days"]) == (1500, 1, 7)
+    if prepare is not None:
+        prepare(project_dir)
 
     config = (project_dir / ".dvc" / "config").read_text()
     assert re.search(r"analytics\s*=\s*false", config) and re.search(r"check_update\s*=\s*false", config), \
@@ -165,6 +169,7 @@ def small_project(tmp_path_factory, name: str):
     git(proj, "add", "-A")
     git(proj, "commit", "-q", "-m", "baseline: dvc.lock at test size")
     proj["baseline_lock"] = (project_dir / "dvc.lock").read_text()
+    proj["repro_output"] = repro.stdout
     yield proj
     dvc(proj, "queue", "stop", "--kill", check=False)  # in case a queue test failed mid-run
 
