@@ -738,6 +738,23 @@ def test_trainer_never_replaces_a_folder_of_user_files_with_its_names(small_pipe
     assert tree(tmp_path) == before
 
 
+def test_the_plans_tee_into_the_out_dir_is_accepted_and_nothing_else(tmp_path):
+    """The plan's `mkdir -p out && train ... | tee out/run_log.txt`: when training checks its out_dir, tee has just
+    created an empty run_log.txt there, which training may replace; a run_log.txt with content, or beside any other
+    file, is the user's and is refused."""
+    from gx1.models.entry_v10.training import OUTPUT_COMMAND, _bundle_only
+    from gx1.outputs import folder_problem
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run_log.txt").write_bytes(b"")
+    assert folder_problem(out, OUTPUT_COMMAND, _bundle_only) is None
+    (out / "run_log.txt").write_text("my notes\n")
+    assert "refusing to replace" in folder_problem(out, OUTPUT_COMMAND, _bundle_only)
+    (out / "run_log.txt").write_bytes(b"")
+    (out / "notes.txt").write_bytes(b"")
+    assert "refusing to replace" in folder_problem(out, OUTPUT_COMMAND, _bundle_only)
+
+
 def test_a_folder_marker_is_byte_stable_and_names_only_the_command_and_its_files(tmp_path, capsys):
     """The marker is the same bytes wherever and whenever the same output is written (no time, no absolute path),
     lists exactly the files swapped in, and DVC ignores it (.dvcignore): a folder out's hash does not change."""

@@ -15,6 +15,7 @@ import io
 import math
 import os
 import random
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,9 +143,18 @@ def check_outputs(cfg: TrainConfig) -> None:
         raise InputError(f"--report_dir {report_dir} and --out_dir {out_dir} are nested: use the same directory or separate ones")
 
 
+TEE_LOG = "run_log.txt"  # the plan's command pipes the console through `tee <out_dir>/run_log.txt`
+
+
 def _bundle_only(directory: Path) -> bool:
-    """A folder with no marker the trainer may still replace: a plain gx1 bundle (its manifest proves it), as DVC
-    restores the out_dir (the marker is not tracked)."""
+    """A folder with no marker the trainer may still replace: a plain gx1 bundle (its manifest proves it), or a folder
+    holding only an empty ``run_log.txt``, as the plan's ``| tee <out_dir>/run_log.txt`` leaves it when training
+    starts (the trainer writes its own run_log.txt there in the end; a non-empty one is not replaced)."""
+    names = [entry.name for entry in os.scandir(directory)]
+    if names == [TEE_LOG]:
+        info = os.lstat(directory / TEE_LOG)
+        if stat.S_ISREG(info.st_mode) and info.st_size == 0:
+            return True
     return bundle_io.is_bundle_folder(directory)
 
 
