@@ -9,6 +9,7 @@ label shifted by one bar; the same weights scored with each window's bars shuffl
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from gx1.planted import (
 )
 
 SMALL = Profile(n_bars=8_000)
+REPO = Path(__file__).resolve().parents[1]
 
 
 def plain_auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -142,6 +144,14 @@ def test_the_model_reaches_the_planted_signal(tmp_path):
     assert figures["passed"]
     # the same weights with each window's bars shuffled in time: the order carried the signal
     assert figures["model_auc_shuffled_windows"] - baseline < 0.5 * (achievable - baseline), _figures(figures)
+    # the README and docs/replay.md state the figures that do not depend on the training (the model's AUC
+    # differs in its last digits between CPU vendors)
+    b = figures["baseline_auc"]
+    for doc in ("README.md", "docs/replay.md"):
+        text = (REPO / doc).read_text()
+        assert f"| {achievable:.4f} |" in text and f"{b['one_feature']:.4f} / {b['all_31_features']:.4f}" in text, doc
+    assert f"{figures['held_out_rows']:,} held-out rows" in (REPO / "README.md").read_text()
+    assert f"{figures['held_out_rows']:,} held out" in (REPO / "docs/replay.md").read_text()
 
 
 @pytest.mark.slow
