@@ -7,8 +7,8 @@ absolute path; ``.dvcignore`` lists it, so DVC's hashes of a folder out do not c
 allows replacing a folder only when it is absent, empty, or its marker names the same command and lists
 every file in it; otherwise InputError naming the first file that is not listed. A folder with no marker that
 DVC restored (``dvc pull``, ``dvc checkout``: the marker is not tracked) may be replaced when every file in it
-is a copy of a file in its repository's DVC cache (``restorable_by_dvc``): ``dvc checkout`` brings it back. ``claim`` records files a
-command writes straight into its final folder before the swap (a partial log).
+is a copy of a file in its repository's DVC cache (``restorable_by_dvc``): ``dvc checkout`` brings it back.
+``claim`` records files a command writes straight into its final folder before the swap (a partial log).
 
 Single files (``check_file``): an output may overwrite only a file of its own ``Kind`` (a content signature:
 a JSON object in gx1's byte form with the keys gx1 writes, a parquet with gx1's schema, a TSV with gx1's

@@ -21,7 +21,8 @@ import pytest
 TRAIN_MODULE = "gx1.models.entry_v10.entry_v10_ctx_train"
 MAX_WORKERS = 3
 LONGEST_FILES_FIRST = ("test_planted_signal.py", "test_doc_commands.py", "test_dvc_experiments.py", "test_dvc_workflow.py",
-                       "test_train.py", "test_distributed.py", "test_hostile_inputs.py", "test_instruments.py", "test_contract.py", "test_bundle_verify.py")
+                       "test_train.py", "test_distributed.py", "test_hostile_inputs.py", "test_instruments.py",
+                       "test_contract.py", "test_bundle_verify.py")
 
 if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
