@@ -57,7 +57,7 @@ def number_in(kind: type, low: float, high: float, low_open: bool = False) -> Ca
 
 class LazyModule:
     """A module imported at its first attribute access: a command line answers ``--help`` and argument
-    errors before torch (seconds to import) loads. ``bio = LazyModule("gx1.models.entry_v10.bundle_io")``."""
+    errors before torch (seconds to import) loads. ``checks = LazyModule("gx1.bundle.checks")``."""
 
     def __init__(self, name: str):
         self._name = name
@@ -360,25 +360,6 @@ def _bounded_yaml_loader():
             return super().construct_mapping(node, deep=deep)
 
     return BoundedLoader
-
-
-def swap_in_folder(final: Path, fill: Callable[[Path], Any], owner: str | Callable[[Path], bool]) -> Any:
-    """Run ``fill(staging)`` in a new staging folder beside ``final`` and swap it in whole; any failure removes the
-    staging folder and leaves ``final`` as it was. Returns what ``fill`` returns.
-
-    ``owner`` is the command's name: then ``gx1.outputs.swap_in_folder`` (a marker proves the folder is the
-    command's own earlier output). A callable ``owned(folder)`` is the older form (no marker), kept until every
-    caller passes its name."""
-    if isinstance(owner, str):
-        from gx1 import outputs
-        return outputs.swap_in_folder(final, fill, owner)
-    staging = staging_dir(final)
-    try:
-        result = fill(staging)
-        replace_dir(staging, final, owner)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return result
 
 
 def staging_dir(final: Path) -> Path:

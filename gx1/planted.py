@@ -333,7 +333,7 @@ def score(paths: dict, bundle_dir: Path, training: Training, profile: Profile) -
     in its last ``holdout_days``); every AUC is against the clean dataset's y_dir."""
     from gx1.contract import load_scaler, read_meta
     from gx1.dataset import holdout_mask, read_dataset, split_rows
-    from gx1.models.entry_v10.bundle_io import load_bundle  # torch loads here
+    from gx1.bundle.load import load_bundle  # torch loads here
     clean, trained = read_dataset(str(paths["clean"])), read_dataset(str(paths["trained"]))
     rows = np.flatnonzero(trained["eligible"] & holdout_mask(trained["time"], training.holdout_days))
     y = np.asarray(clean["y_dir"], dtype=np.float64)[rows]

@@ -74,7 +74,7 @@ from gx1.models.entry_v10 import OUTPUT_COLUMNS
 from gx1.models.entry_v10.variant import CONTEXT_ENV, context_from_env
 from gx1.outputs import check_folder, check_inputs_outside, inside, swap_in_folder
 
-bio = LazyModule("gx1.models.entry_v10.bundle_io")  # torch loads with the bundle, not for --help
+bio = LazyModule("gx1.bundle.load")  # torch loads with the bundle, not for --help
 
 COMMAND = "gx1.replay"  # the owner named in the out_dir's marker (gx1.outputs)
 OUTPUT_FILES = ("summary.json", "replay.json", "outputs.tsv", "trades.tsv", "trades_mae_mfe.tsv", "cumulative.tsv",

@@ -59,7 +59,7 @@ from gx1.features import LabelConfig  # noqa: E402
 from gx1.models.entry_v10 import fused_ops  # noqa: E402
 from gx1.models.entry_v10.inputs import build_model_inputs, epoch_order  # noqa: E402
 from gx1.models.entry_v10.model import EntryV10Model, forward_flops_per_sample  # noqa: E402
-from gx1.models.entry_v10.training import make_optimizer, model_config_for, train_step  # noqa: E402
+from gx1.training.run import make_optimizer, model_config_for, train_step  # noqa: E402
 from gx1.planted import Training as PlantedTraining, learning_check  # noqa: E402
 from gx1.replay import ReplayConfig, replay, write_outputs  # noqa: E402
 from gx1.synth import generate_gold_bars  # noqa: E402

@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 
 from conftest import run_train, train_argv
 from gx1.common import InputError
-from gx1.models.entry_v10 import checkpoint, training
+from gx1.training import checkpoint
+from gx1.training import run as training
 from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
-from gx1.models.entry_v10.telemetry import RunHistory
+from gx1.training.telemetry import RunHistory
 
 FINGERPRINT = {"seed": 1, "epochs": 3, "data_sha256": "0" * 64}
 TINY = EntryV10Config(n_seq_features=3, n_snap_features=2, seq_len=4, d_model=8, n_heads=2, n_layers=1, ff_mult=2,

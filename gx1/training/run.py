@@ -1,7 +1,7 @@
 """One entry_v10 training run, top to bottom: load inputs -> build model -> training loop -> finish.
 
     from gx1.models.entry_v10.entry_v10_ctx_train import parse_args
-    from gx1.models.entry_v10.training import run
+    from gx1.training.run import run
     metrics = run(parse_args([...the plan's flags...]))
 
 Where to look: ``train_step`` is one optimizer step, ``train_epoch`` one pass over the data,
@@ -22,31 +22,28 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gx1.bundle import config as bundle_config, read as bundle_read, write as bundle_write
+from gx1.bundle.limits import BundleError
 from gx1.common import (
     CheckFailed, InputError, atomic_write_bytes, canonical_json, parse_json_bytes, read_regular_file, sha256_bytes, sha256_file,
 )
-from gx1.outputs import check_folder, claim, swap_in_folder
-from gx1.cpu import auto_threads, machine_facts
 from gx1.contract import contract_hash, dataset_contract, load_scaler, read_meta
+from gx1.cpu import auto_threads, machine_facts
 from gx1.dataset import holdout_mask, read_dataset, read_dataset_schema_names, read_label_config, split_rows
 from gx1.features import LABEL_COLUMNS
-from gx1.models.entry_v10 import bundle_io, checkpoint, distributed
-from gx1.models.entry_v10.distributed import World
-from gx1.models.entry_v10.entry_v10_ctx_train import TrainConfig
 from gx1.models.entry_v10.inputs import ModelInputs, build_model_inputs, epoch_order, gather_batch, predict_rows
 from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
-from gx1.models.entry_v10.telemetry import (
+from gx1.models.entry_v10.variant import variant_name
+from gx1.outputs import check_folder, claim, swap_in_folder
+from gx1.training import checkpoint, distributed
+from gx1.training.config import RESULT_NEUTRAL_FIELDS, TrainConfig
+from gx1.training.distributed import World
+from gx1.training.telemetry import (
     LOOSE_FILES, OUTPUT_COMMAND, TIMING_FILES, RunHistory, RunLogger, StepStats, build_metrics, constant_baselines, duration,
     epoch_summary, head_learning, report_files,
 )
-from gx1.models.entry_v10.variant import variant_name
 
 FAULT_ENV = "GX1_FAULT_KILL_AFTER_EPOCH"  # fault-injection point (module docstring of entry_v10_ctx_train)
-# TrainConfig fields that cannot change the weights: left out of the resume fingerprint. Every other
-# field, and any field added later, is in it (resume fails closed).
-RESULT_NEUTRAL_FIELDS = frozenset({"data", "out_dir", "report_dir", "checkpoint_dir", "timing_dir", "feature_meta_path",
-                                   "seq_scaler_path", "snap_scaler_path", "log_every", "num_workers", "num_threads",
-                                   "nproc_per_node"})  # the world size is in the environment facts instead
 
 
 # ----------------------------------------------------------------------------- load inputs
@@ -95,7 +92,7 @@ def load_inputs(cfg: TrainConfig, device: torch.device, world: World = World()) 
     inputs = build_model_inputs(data, meta["contract"], seq_scaler, snap_scaler, cfg.seq_len).to(device)
     fingerprint = {**{k: v for k, v in cfg.knobs().items() if k not in RESULT_NEUTRAL_FIELDS},
                    "data_sha256": sha256_file(cfg.data), "contract_hash": contract_hash(meta), "scalers": meta["scalers"],
-                   **bundle_io.environment_facts(device, torch.get_num_threads(), world.size)}
+                   **bundle_write.environment_facts(device, torch.get_num_threads(), world.size)}
     blobs = [read_regular_file(p, "contract file", 1 << 24) for p in (cfg.feature_meta_path, cfg.seq_scaler_path,
                                                                        cfg.snap_scaler_path)]
     if [sha256_bytes(b) for b in blobs[1:]] != [meta["scalers"][k]["sha256"] for k in ("seq", "snap")] or \
@@ -145,7 +142,7 @@ def check_outputs(cfg: TrainConfig) -> None:
 def _bundle_only(directory: Path) -> bool:
     """A folder with no marker the trainer may still replace: a plain gx1 bundle (its manifest proves it), as DVC
     restores the out_dir (the marker is not tracked)."""
-    return bundle_io.is_bundle_folder(directory)
+    return bundle_read.is_bundle_folder(directory)
 
 
 # ----------------------------------------------------------------------------- build model
@@ -171,8 +168,8 @@ def build_model(cfg: TrainConfig, run_inputs: RunInputs, device: torch.device) -
     set_seed(cfg.seed)
     model_cfg = model_config_for(run_inputs.contract, cfg.seq_len, cfg.context_features_enabled)
     try:  # the bundle's limits (verify, replay and gx1.bundle refuse a bundle beyond them): refused before training
-        bundle_io.config_from_dict(model_cfg.to_dict())
-    except bundle_io.BundleError as exc:
+        bundle_config.config_from_dict(model_cfg.to_dict())
+    except BundleError as exc:
         raise InputError(f"{exc}: its bundle could not be verified; lower --seq_len") from None
     model = EntryV10Model(model_cfg)
     if model.cfg.use_context:  # the statistics are buffers, saved with the weights; numpy's sums do not depend on
@@ -396,16 +393,15 @@ def finish(cfg: TrainConfig, model: EntryV10Model, run_inputs: RunInputs, histor
     knobs = {k: v for k, v in cfg.knobs().items() if k not in RESULT_NEUTRAL_FIELDS}  # what the weights depend on
     times = run_inputs.data["time"][run_inputs.train_rows[[0, -1]]].astype("datetime64[s]")
     training_rows = {"count": len(run_inputs.train_rows), "first_time": f"{times[0]}Z", "last_time": f"{times[1]}Z"}
-    files = bundle_io.bundle_file_bytes(model, knobs, run_inputs.meta_blob, run_inputs.seq_blob, run_inputs.snap_blob,
-                                        bundle_io.golden_sample(model, run_inputs.inputs, golden_rows, run_inputs.data["time"]),
-                                        bundle_io.environment_facts(torch.device(facts["device"]), facts["num_threads"],
-                                                                    facts["world_size"]),
-                                        training_rows)
+    golden = bundle_write.golden_sample(model, run_inputs.inputs, golden_rows, run_inputs.data["time"])
+    environment = bundle_write.environment_facts(torch.device(facts["device"]), facts["num_threads"], facts["world_size"])
+    files = bundle_write.bundle_file_bytes(model, knobs, run_inputs.meta_blob, run_inputs.seq_blob, run_inputs.snap_blob,
+                                           golden, environment, training_rows)
     reports = report_files(metrics, history, log.text())
     if cfg.timing_dir:  # the run-varying reports go to this run's own folder, the report_dir keeps the byte-stable ones
         swap_in_folder(timing_dir, lambda staging: _write_all(staging, {n: reports.pop(n) for n in TIMING_FILES}),
                        OUTPUT_COMMAND, also=LOOSE_FILES)
-    swap_in_folder(out_dir, lambda staging: (bundle_io.write_bundle(staging, files),
+    swap_in_folder(out_dir, lambda staging: (bundle_write.write_bundle(staging, files),
                                              _write_all(staging, reports) if report_dir == out_dir else None),
                    OUTPUT_COMMAND, _bundle_only, LOOSE_FILES)
     if report_dir != out_dir:

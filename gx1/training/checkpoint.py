@@ -10,7 +10,7 @@ byte count and sha256 and the sha256 of the run's fingerprint (``canonical_json(
 that: another magic, a header that is not the canonical encoding of its own values, a content of another
 length or sha256, another run's fingerprint. So any change to any byte of the file (a flipped bit, a
 truncation, an emptied file) is refused: the header is checked byte for byte, the content by its sha256.
-Then the content's zip directory is bounded (``bundle_limits.torch_archive``: stored records only, nothing
+Then the content's zip directory is bounded (``gx1.bundle.limits.torch_archive``: stored records only, nothing
 inflated), it is loaded with ``torch.load(weights_only=True)``, and its own fingerprint and history must
 agree with the header and with each other (epochs numbered 1..n, as many step rows as the epochs' step
 counts, numbered consecutively, the optimizer's step count the same): a history edited by someone who also
@@ -25,7 +25,7 @@ import math
 import torch
 
 from gx1.common import canonical_json, sha256_bytes
-from gx1.models.entry_v10 import bundle_limits
+from gx1.bundle import limits
 
 MAGIC = b"gx1-checkpoint/1\n"
 MAX_HEADER_BYTES = 512
@@ -72,8 +72,8 @@ def decode(blob: bytes, fingerprint: dict) -> dict:
     if recorded[2] != fingerprint_sha256(fingerprint):
         raise CheckpointError("it belongs to another run (run fingerprint sha256 differs)")
     try:
-        bundle_limits.torch_archive(content, "checkpoint content", max_pickle_bytes=len(content))
-    except bundle_limits.BundleError as exc:
+        limits.torch_archive(content, "checkpoint content", max_pickle_bytes=len(content))
+    except limits.BundleError as exc:
         raise CheckpointError(str(exc)) from None
     try:
         state = torch.load(io.BytesIO(content), map_location="cpu", weights_only=True)
