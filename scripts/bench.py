@@ -61,7 +61,8 @@ from gx1.models.entry_v10.inputs import build_model_inputs, epoch_order  # noqa:
 from gx1.models.entry_v10.model import EntryV10Model, forward_flops_per_sample  # noqa: E402
 from gx1.training.run import make_optimizer, model_config_for, train_step  # noqa: E402
 from gx1.planted import Training as PlantedTraining, learning_check  # noqa: E402
-from gx1.replay import ReplayConfig, replay, write_outputs  # noqa: E402
+from gx1.replay import replay, write_outputs  # noqa: E402
+from gx1.replay_config import ReplayConfig  # noqa: E402
 from gx1.synth import generate_gold_bars  # noqa: E402
 
 PLAN = {"smoke_samples_per_s": 4713 / 190, "five_epochs_s": 222 * 60, "peak_memory_gb": "2-4"}

@@ -5,11 +5,13 @@
 
 The command line (``gx1.models.entry_v10.entry_v10_ctx_train``) makes one flag per field from this dataclass,
 and the run (``gx1.training.run``) reads it; neither imports the other. The walk-forward fold
-(``gx1.walkforward``) passes on the fields it lists in ``FOLD_KNOBS`` below.
+(``gx1.walkforward``) passes on every knob it does not set itself (``knob_defaults``).
 
-A new training knob touches at most three files: a field here (default, help, range), its use in
-``gx1/training/run.py``, and, when the pipeline sets it, ``params.yaml`` with the flag in ``dvc.yaml``'s train
-command (tests/test_defaults.py checks that params.yaml and these defaults agree, or names why not).
+A new training knob: a field here (default, help, range; the command line's flag and the walk-forward fold's
+flag follow from it) and its use in ``gx1/training/run.py``; when the pipeline sets it, also its value in
+``params.yaml`` and its ``--flag ${value}`` in dvc.yaml's train and fold commands. tests/test_defaults.py checks
+that params.yaml's values equal these defaults or are named differences, and that dvc.yaml passes every knob
+params.yaml sets.
 """
 from __future__ import annotations
 
@@ -72,3 +74,8 @@ class TrainConfig:
 RESULT_NEUTRAL_FIELDS = frozenset({"data", "out_dir", "report_dir", "checkpoint_dir", "timing_dir", "feature_meta_path",
                                    "seq_scaler_path", "snap_scaler_path", "log_every", "num_workers", "num_threads",
                                    "nproc_per_node"})  # the world size is in the environment facts instead
+
+
+def knob_defaults() -> dict:
+    """Every knob (not the paths, not the environment's) with its default, in field order."""
+    return {f.name: f.default for f in fields(TrainConfig) if not f.metadata.get("path") and not f.metadata.get("env")}
