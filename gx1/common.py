@@ -215,13 +215,16 @@ def read_regular_file(path: str | os.PathLike, what: str, max_bytes: int, follow
         if exc.errno == errno.ELOOP:
             raise InputError(f"{what} {p} is a symbolic link: gx1 reads only regular files") from None
         raise
-    with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fh.fileno())
+    try:  # fstat before fdopen: a directory cannot be opened as a file object
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise InputError(f"{what} {p} is {_mode_kind(info.st_mode)}, not a regular file")
         if info.st_size > max_bytes:
             raise InputError(f"{what} {p} is {info.st_size} bytes, more than the {max_bytes} allowed")
-        data = fh.read(max_bytes + 1)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(max_bytes + 1)
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:
         raise InputError(f"{what} {p} grew past {max_bytes} bytes while read")
     return data

@@ -13,14 +13,13 @@ gx1.bundle all read through here, so they give one verdict on the same bytes.
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gx1.bundle import limits
 from gx1.bundle.format import BUNDLE_FILES, HASH_FILE, LOADABLE_SUFFIXES, MANIFEST, MAX_BYTES, TRAINING_REPORTS
 from gx1.bundle.limits import BundleError
-from gx1.common import InputError, sha256_bytes
+from gx1.common import InputError, read_regular_file, sha256_bytes
 
 
 def is_bundle_folder(directory: Path, extra: frozenset[str] = frozenset()) -> bool:
@@ -81,17 +80,15 @@ class OpenedBundle:
 
 
 def read_bounded(path: Path, name: str) -> bytes:
-    """A regular file's bytes (a symlink, device or pipe is refused before it is opened for reading)."""
-    info = os.lstat(path)
-    if not stat.S_ISREG(info.st_mode):
-        raise BundleError(f"{name} is not a regular file")
-    if info.st_size > MAX_BYTES[name]:
-        raise BundleError(f"{name} is {info.st_size} bytes, more than the {MAX_BYTES[name]} allowed")
-    with open(path, "rb") as fh:
-        data = fh.read(MAX_BYTES[name] + 1)
-    if len(data) > MAX_BYTES[name]:
-        raise BundleError(f"{name} grew past {MAX_BYTES[name]} bytes while read")
-    return data
+    """A bundle file's bytes through gx1's one bounded reader (``gx1.common.read_regular_file``: a regular file, no
+    symlink, device or pipe, at most ``MAX_BYTES[name]``). FileNotFoundError when it is absent; BundleError naming
+    the file (not the path) otherwise."""
+    if not os.path.lexists(path):
+        raise FileNotFoundError(path)
+    try:
+        return read_regular_file(path, name, MAX_BYTES[name])
+    except InputError as exc:
+        raise BundleError(str(exc).replace(f"{name} {path} ", f"{name} ", 1)) from None
 
 
 def open_bundle(bundle_dir: str | Path) -> OpenedBundle:
