@@ -57,7 +57,7 @@ def number_in(kind: type, low: float, high: float, low_open: bool = False) -> Ca
 
 class LazyModule:
     """A module imported at its first attribute access: a command line answers ``--help`` and argument
-    errors before torch (seconds to import) loads. ``bio = LazyModule("gx1.models.entry_v10.bundle_io")``."""
+    errors before torch (seconds to import) loads. ``checks = LazyModule("gx1.bundle.checks")``."""
 
     def __init__(self, name: str):
         self._name = name
@@ -215,13 +215,16 @@ def read_regular_file(path: str | os.PathLike, what: str, max_bytes: int, follow
         if exc.errno == errno.ELOOP:
             raise InputError(f"{what} {p} is a symbolic link: gx1 reads only regular files") from None
         raise
-    with os.fdopen(fd, "rb") as fh:
-        info = os.fstat(fh.fileno())
+    try:  # fstat before fdopen: a directory cannot be opened as a file object
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise InputError(f"{what} {p} is {_mode_kind(info.st_mode)}, not a regular file")
         if info.st_size > max_bytes:
             raise InputError(f"{what} {p} is {info.st_size} bytes, more than the {max_bytes} allowed")
-        data = fh.read(max_bytes + 1)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(max_bytes + 1)
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:
         raise InputError(f"{what} {p} grew past {max_bytes} bytes while read")
     return data
@@ -360,25 +363,6 @@ def _bounded_yaml_loader():
             return super().construct_mapping(node, deep=deep)
 
     return BoundedLoader
-
-
-def swap_in_folder(final: Path, fill: Callable[[Path], Any], owner: str | Callable[[Path], bool]) -> Any:
-    """Run ``fill(staging)`` in a new staging folder beside ``final`` and swap it in whole; any failure removes the
-    staging folder and leaves ``final`` as it was. Returns what ``fill`` returns.
-
-    ``owner`` is the command's name: then ``gx1.outputs.swap_in_folder`` (a marker proves the folder is the
-    command's own earlier output). A callable ``owned(folder)`` is the older form (no marker), kept until every
-    caller passes its name."""
-    if isinstance(owner, str):
-        from gx1 import outputs
-        return outputs.swap_in_folder(final, fill, owner)
-    staging = staging_dir(final)
-    try:
-        result = fill(staging)
-        replace_dir(staging, final, owner)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return result
 
 
 def staging_dir(final: Path) -> Path:

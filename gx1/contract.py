@@ -22,6 +22,7 @@ scalers back (sha256 first, then the allow-list unpickler of ``gx1.scaler_io``).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from pathlib import Path
 
@@ -48,6 +49,7 @@ CONTRACT_KEYS = ("feature_set", "seq_features", "snap_features", "ctx_cat_featur
                  "bar_interval_seconds", "instruments")
 MAX_SCALER_BYTES = 1 << 20
 CONTRACT_FILES = (META_NAME, SEQ_SCALER_NAME, SNAP_SCALER_NAME)
+HASH_PATTERN = re.compile(r"[0-9a-f]{16}")  # what contract_hash returns
 
 
 def contract_part(meta: dict) -> dict:

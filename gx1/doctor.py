@@ -41,8 +41,9 @@ def this_machine() -> dict:
 def recorded_fingerprint(path: str | None, bundle: str | None) -> tuple[dict, str]:
     """(fingerprint, what it is) from a fingerprint file or a bundle's environment; InputError if there is none."""
     if bundle:
-        from gx1.models.entry_v10 import bundle_io
-        environment = bundle_io.open_bundle(bundle).document(bundle_io.METADATA).get("environment")
+        from gx1.bundle.format import METADATA
+        from gx1.bundle.read import open_bundle
+        environment = open_bundle(bundle).document(METADATA).get("environment")
         found = environment.get("arithmetic_fingerprint") if isinstance(environment, dict) else None
         if not isinstance(found, dict):
             raise InputError(f"bundle {bundle} records no arithmetic fingerprint (made before gx1 recorded one): "

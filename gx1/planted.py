@@ -28,7 +28,7 @@ P(y = 1 | s = +1)), 0.726 at the default edge 0.6.
 Why it needs the sequence: m_{t - lag} is visible only in row t - lag's wick features (upper_wick_atr,
 lower_wick_atr, close_pos_in_bar), which row t does not carry; ATR does not depend on it (a bar's two wick lengths
 are the same either way), and the 48- and 288-bar high/low ranges of row t feel it only faintly. The one-bar
-linear reads (``linear_references``, as scripts/learnability.py computes them: the ``ema_slope_12_atr`` logistic
+linear reads (``linear_references``, as gx1.learnability computes them: the ``ema_slope_12_atr`` logistic
 baseline and the all-31-features logistic regression) stay near 0.5, while the model's 30-bar window holds the
 marker.
 
@@ -190,7 +190,7 @@ def linear_references(data: dict, meta: dict, seq_scaler, snap_scaler, rows: dic
     """{window: {reference: {"log_loss", "auc"}}} for the base rate, the one-feature and the all-feature logistic
     regression of y_dir, fitted on rows["train"] and scored on every other window of ``rows`` (scikit-learn; no
     torch). The one feature is BASELINE_FEATURE (the recent trend, the replay's baseline); "all 31 features" are the
-    bar's scaled features (15 sequence features of the last bar + 16 snapshot features). scripts/learnability.py
+    bar's scaled features (15 sequence features of the last bar + 16 snapshot features). gx1.learnability
     prints these on the pipeline's data."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import log_loss, roc_auc_score
@@ -333,7 +333,7 @@ def score(paths: dict, bundle_dir: Path, training: Training, profile: Profile) -
     in its last ``holdout_days``); every AUC is against the clean dataset's y_dir."""
     from gx1.contract import load_scaler, read_meta
     from gx1.dataset import holdout_mask, read_dataset, split_rows
-    from gx1.models.entry_v10.bundle_io import load_bundle  # torch loads here
+    from gx1.bundle.load import load_bundle  # torch loads here
     clean, trained = read_dataset(str(paths["clean"])), read_dataset(str(paths["trained"]))
     rows = np.flatnonzero(trained["eligible"] & holdout_mask(trained["time"], training.holdout_days))
     y = np.asarray(clean["y_dir"], dtype=np.float64)[rows]

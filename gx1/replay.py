@@ -73,8 +73,9 @@ from gx1.features import LabelConfig
 from gx1.models.entry_v10 import OUTPUT_COLUMNS
 from gx1.models.entry_v10.variant import CONTEXT_ENV, context_from_env
 from gx1.outputs import check_folder, check_inputs_outside, inside, swap_in_folder
+from gx1.replay_config import POLICY_FLAGS, ReplayConfig
 
-bio = LazyModule("gx1.models.entry_v10.bundle_io")  # torch loads with the bundle, not for --help
+bio = LazyModule("gx1.bundle.load")  # torch loads with the bundle, not for --help
 
 COMMAND = "gx1.replay"  # the owner named in the out_dir's marker (gx1.outputs)
 OUTPUT_FILES = ("summary.json", "replay.json", "outputs.tsv", "trades.tsv", "trades_mae_mfe.tsv", "cumulative.tsv",
@@ -82,27 +83,6 @@ OUTPUT_FILES = ("summary.json", "replay.json", "outputs.tsv", "trades.tsv", "tra
 BOOTSTRAP_SEED = 0  # the paired bootstrap's seed: the intervals are byte-stable
 QUALITY_PLOT_FIGURES = ("direction_auc", "direction_auc_baseline", "early_move_auc", "quality_corr")
 QUALITY_KEYS = ("mae_bps", "mfe_bps", "mae_atr", "mfe_atr")
-
-
-@dataclass
-class ReplayConfig:
-    """Every argument of a replay; the policy part is written into replay.json."""
-
-    bundle_dir: str
-    out_dir: str = ""
-    data: str = ""                # dataset parquet (gx1.dataset) ...
-    bars: str = ""                # ... or a bars file (parquet/CSV), featurised with the bundle's label config
-    instrument: str = ""          # the instrument to replay ("" = the only one the data holds)
-    any_instrument: bool = False  # replay an instrument the bundle was not trained on
-    days: float | None = None     # window = the last N days of the data (default 7 when no --start/--end)
-    start: str = ""               # window start, inclusive (ISO, UTC)
-    end: str = ""                 # window end, exclusive (ISO, UTC)
-    dir_threshold: float = 0.55   # long if p_dir >= this, short if p_dir <= 1 - this
-    early_threshold: float = 0.5  # p_early must be >= this
-    cooldown_bars: int = 6        # bars after a time exit in which no trade opens
-    hold_bars: int = 0            # time exit after this many bars (0 = the bundle's label horizon)
-    mae_mfe_bars: int = 6         # entry-quality window t+1..t+N
-    commission_bps: float = 0.0   # commission per round trip, bps of the entry price (the spread is charged too)
 
 
 @dataclass
@@ -574,16 +554,7 @@ def parse_args(argv: list[str] | None) -> ReplayConfig:
     parser.add_argument("--start", default="", help="window start, inclusive, ISO UTC (e.g. 2025-12-01)")
     parser.add_argument("--end", default="", help="window end, exclusive, ISO UTC (e.g. 2025-12-08)")
     defaults = ReplayConfig(bundle_dir="")
-    policy = {  # flag: (type, range, help); defaults from ReplayConfig
-        "dir_threshold": (number_in(float, 0.5, 1.0), "long if p_dir >= this, short if p_dir <= 1 - this"),
-        "early_threshold": (number_in(float, 0.0, 1.0), "candidate only if p_early >= this"),
-        "cooldown_bars": (number_in(int, 0, 10**6), "bars after a time exit in which no trade opens"),
-        "hold_bars": (number_in(int, 0, 10**6), "time exit after N bars (0 = the bundle's label horizon)"),
-        "mae_mfe_bars": (number_in(int, 1, 10**6), "entry-quality window: bars t+1..t+N"),
-        "commission_bps": (number_in(float, 0, 10**4), "commission per round trip in bps of the entry price (>= 0; "
-                                                        "the entry bar's spread is charged besides)"),
-    }
-    for name, (kind, text) in policy.items():
+    for name, (kind, text) in POLICY_FLAGS.items():
         parser.add_argument(f"--{name}", type=kind, default=getattr(defaults, name), help=f"{text} (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.days is not None and (args.start or args.end):

@@ -6,7 +6,7 @@ Run after queueing and running a few seeds:
     python3 -m gx1.seed_summary                        # every experiment of the current baseline
     python3 -m gx1.seed_summary --exps exp-a exp-b --json reports/seeds.json
 
-(`python3 scripts/seed_summary.py` and the `gx1-seed-summary` console script run the same.)
+(The `gx1-seed-summary` console script runs the same.)
 Reads the experiments through DVC's Python API (`Repo.experiments.show()`, the data behind
 `dvc exp show --json`; or a saved copy of that JSON via --exp_show_json), takes each experiment's
 numeric metrics (nested keys joined with '.'), and prints n, mean, std (ddof=1), min and max.

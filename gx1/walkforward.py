@@ -36,12 +36,14 @@ from gx1.common import (EXIT_BAD_INPUT, ArgumentParser, CheckFailed, InputError,
                         utc_time, write_json)
 from gx1.dataset import check_dataset_path, read_instruments
 from gx1.outputs import check_folder, check_inputs_outside, inside, swap_in_folder
+from gx1.replay_config import POLICY_FLAGS
+from gx1.training.config import knob_defaults
 
 CONTRACT_FILES = ("entry_v9_feature_meta.json", "seq_scaler.joblib", "snap_scaler.joblib")
-TRAIN_KNOBS = ("epochs", "seed", "learning_rate", "batch_size", "seq_len", "weight_decay", "grad_clip", "num_threads")
+FOLD_SETS = ("train_end", "holdout_days", "val_days", "log_every")  # training knobs the fold sets itself (run_fold)
+TRAIN_KNOBS = tuple(name for name in knob_defaults() if name not in FOLD_SETS)  # every other TrainConfig knob
 # instrument: the one to replay when the dataset holds several (the fold trains on all of them)
-REPLAY_KNOBS = ("dir_threshold", "early_threshold", "cooldown_bars", "hold_bars", "mae_mfe_bars", "commission_bps",
-                "instrument")
+REPLAY_KNOBS = (*POLICY_FLAGS, "instrument")
 COMMAND = "gx1.walkforward"  # the owner named in a fold folder's marker (gx1.outputs)
 FOLD_FIGURES = ("direction_auc", "direction_auc_baseline", "direction_auc_lift", "direction_auc_lift_ci_low",
                 "direction_auc_lift_ci_high", "direction_rank_ic", "early_move_auc", "quality_corr", "trades", "goes_against", "mfe_mae",

@@ -59,13 +59,16 @@ from gx1.features import LabelConfig  # noqa: E402
 from gx1.models.entry_v10 import fused_ops  # noqa: E402
 from gx1.models.entry_v10.inputs import build_model_inputs, epoch_order  # noqa: E402
 from gx1.models.entry_v10.model import EntryV10Model, forward_flops_per_sample  # noqa: E402
-from gx1.models.entry_v10.training import make_optimizer, model_config_for, train_step  # noqa: E402
+from gx1.training.config import knob_defaults  # noqa: E402
+from gx1.training.run import make_optimizer, model_config_for, train_step  # noqa: E402
 from gx1.planted import Training as PlantedTraining, learning_check  # noqa: E402
-from gx1.replay import ReplayConfig, replay, write_outputs  # noqa: E402
+from gx1.replay import replay, write_outputs  # noqa: E402
+from gx1.replay_config import ReplayConfig  # noqa: E402
 from gx1.synth import generate_gold_bars  # noqa: E402
 
 PLAN = {"smoke_samples_per_s": 4713 / 190, "five_epochs_s": 222 * 60, "peak_memory_gb": "2-4"}
 TRAIN_MODULE = "gx1.models.entry_v10.entry_v10_ctx_train"
+KNOBS = knob_defaults()  # the trainer's defaults (gx1/training/config.py): batch, seq_len, seed, optimizer, clipping
 
 
 def median_seconds(fn, repeats: int) -> float:
@@ -122,9 +125,10 @@ def matmul_probe(n: int, seconds: float = 0.25):
 
 
 class TrainingSteps:
-    """The real training step on the embedded year (batch 64, seq_len 30, seed 1337), run ``count`` steps at a time."""
+    """The trainer's step (``gx1.training.run.train_step``) on the embedded year with the trainer's default knobs
+    (``KNOBS``), run ``count`` steps at a time."""
 
-    batch = 64
+    batch = KNOBS["batch_size"]
 
     def __init__(self, work: Path):
         data = read_dataset(str(work / "data.parquet"))
@@ -132,13 +136,13 @@ class TrainingSteps:
         contract = meta["contract"]
         self.inputs = build_model_inputs(
             data, contract, load_scaler(work / "contract" / SEQ_SCALER_NAME, meta["scalers"]["seq"]["sha256"], "seq"),
-            load_scaler(work / "contract" / SNAP_SCALER_NAME, meta["scalers"]["snap"]["sha256"], "snap"), 30)
+            load_scaler(work / "contract" / SNAP_SCALER_NAME, meta["scalers"]["snap"]["sha256"], "snap"), KNOBS["seq_len"])
         torch.use_deterministic_algorithms(True)
-        torch.manual_seed(1337)
-        self.cfg = model_config_for(contract, seq_len=30, use_context=True)
+        torch.manual_seed(KNOBS["seed"])
+        self.cfg = model_config_for(contract, seq_len=KNOBS["seq_len"], use_context=True)
         self.model = EntryV10Model(self.cfg)
-        self.optimizer = make_optimizer(self.model, 1e-4, 0.01)
-        self.order = torch.from_numpy(epoch_order(np.flatnonzero(data["eligible"]), 1337, 0))
+        self.optimizer = make_optimizer(self.model, KNOBS["learning_rate"], KNOBS["weight_decay"])
+        self.order = torch.from_numpy(epoch_order(np.flatnonzero(data["eligible"]), KNOBS["seed"], 0))
         self.step = 0
 
     def run(self, count: int) -> float:
@@ -146,7 +150,7 @@ class TrainingSteps:
         start = time.perf_counter()
         for _ in range(count):
             rows = self.order[(self.step * self.batch) % (len(self.order) - self.batch):][:self.batch]
-            train_step(self.model, self.optimizer, self.inputs, rows, 1.0, self.step)
+            train_step(self.model, self.optimizer, self.inputs, rows, KNOBS["grad_clip"], self.step)
             self.step += 1
         return count * self.batch / (time.perf_counter() - start)
 

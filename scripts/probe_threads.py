@@ -67,6 +67,9 @@ ENVS = {
 }
 PINNED_NAMES = ("MKL_CBWR", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "GX1_REPRODUCIBILITY")
 CTX_CAT_CARDINALITIES = [4, 3, 3, 7, 3]
+# flag -> TrainConfig knob: a flag left unset takes the trainer's default (``with_trainer_defaults``, in the child)
+TRAINER_FLAGS = {"batch": "batch_size", "seq_len": "seq_len", "grad_clip": "grad_clip", "seed": "seed",
+                 "weight_decay": "weight_decay", "learning_rate": "learning_rate"}
 
 
 def child_env(name: str, threads: int) -> dict:
@@ -79,6 +82,14 @@ def child_env(name: str, threads: int) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------- child
+def with_trainer_defaults(cfg: dict) -> dict:
+    """``cfg`` with the trainer's default (gx1/training/config.py) for every flag left unset. Called in a child, after
+    its environment is set: the parent never imports gx1, whose import pins the CPU code path."""
+    from gx1.training.config import knob_defaults
+    knobs = knob_defaults()
+    return {**cfg, **{flag: knobs[knob] for flag, knob in TRAINER_FLAGS.items() if cfg.get(flag) is None}}
+
+
 def run_child(cfg: dict) -> dict:
     import numpy as np
     import torch
@@ -88,6 +99,8 @@ def run_child(cfg: dict) -> dict:
     import gx1  # noqa: F401  (the env is complete already: gx1's setdefault pins change nothing)
     from gx1.models.entry_v10 import invariant_ops
     from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
+    from gx1.training.run import make_optimizer
+    cfg = with_trainer_defaults(cfg)
 
     torch.set_num_threads(cfg["threads"])
     torch.use_deterministic_algorithms(True)
@@ -145,23 +158,18 @@ def run_child(cfg: dict) -> dict:
     model_cfg = EntryV10Config(n_seq_features=15, n_snap_features=16, seq_len=cfg["seq_len"],
                                ctx_cat_cardinalities=CTX_CAT_CARDINALITIES, n_ctx_cont=2,
                                ff_activation=cfg["ff_activation"])
-    torch.manual_seed(1337)
+    torch.manual_seed(cfg["seed"])
     model = EntryV10Model(model_cfg)
     model.ctx_cont_mean.fill_(0.25)
     model.ctx_cont_std.fill_(1.5)
     names = {id(p): n for n, p in model.named_parameters()}
     if cfg["impl"] == "stock":
-        optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=0.01, fused=True)
-
-        def clip(params, max_norm):
-            return torch.nn.utils.clip_grad_norm_(params, max_norm).item()
         stock = invariant_ops.use_stock_kernels()
         stock.__enter__()
-    else:
-        optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=0.01, fused=True)
+    optimizer = make_optimizer(model, cfg["lr"], cfg["weight_decay"])  # the trainer's optimizer
 
-        def clip(params, max_norm):
-            return torch.nn.utils.clip_grad_norm_(params, max_norm).item()
+    def clip(params, max_norm):
+        return torch.nn.utils.clip_grad_norm_(params, max_norm).item()
 
     rng = np.random.default_rng(7)
     batch, length = cfg["batch"], cfg["seq_len"]
@@ -251,6 +259,8 @@ def run_bench_child(cfg: dict) -> dict:
     import gx1  # noqa: F401
     from gx1.models.entry_v10 import invariant_ops
     from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
+    from gx1.training.run import make_optimizer
+    cfg = with_trainer_defaults(cfg)
 
     torch.set_num_threads(cfg["threads"])
     torch.use_deterministic_algorithms(True)
@@ -263,10 +273,10 @@ def run_bench_child(cfg: dict) -> dict:
                 torch.from_numpy(rng.integers(0, 2, (batch, 3)).astype(np.float32))) for _ in range(8)]
     runs = {}
     for impl in ("stock", "invariant"):
-        torch.manual_seed(1337)
+        torch.manual_seed(cfg["seed"])
         model = EntryV10Model(EntryV10Config(n_seq_features=15, n_snap_features=16, seq_len=length,
                                              ctx_cat_cardinalities=CTX_CAT_CARDINALITIES, n_ctx_cont=2))
-        runs[impl] = (model, torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01, fused=True))
+        runs[impl] = (model, make_optimizer(model, cfg["learning_rate"], cfg["weight_decay"]))
 
     def window(impl: str, steps: int) -> float:
         model, optimizer = runs[impl]
@@ -279,7 +289,7 @@ def run_bench_child(cfg: dict) -> dict:
                 _ = {k: v.item() for k, v in losses.items()}
                 optimizer.zero_grad(set_to_none=True)
                 losses["total"].backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0).item()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"]).item()
                 optimizer.step()
             return steps / (time.perf_counter() - start)
 
@@ -376,10 +386,10 @@ def main() -> int:
     parser.add_argument("--impl", choices=("stock", "invariant"), default="invariant")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--op_steps", type=int, default=1, help="steps logged at the op level")
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--seq_len", type=int, default=30)
+    parser.add_argument("--batch", type=int, help="default: the trainer's batch_size")
+    parser.add_argument("--seq_len", type=int, help="default: the trainer's seq_len")
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--grad_clip", type=float, default=1.0)
+    parser.add_argument("--grad_clip", type=float, help="default: the trainer's grad_clip")
     parser.add_argument("--ff_activation", default="relu")
     parser.add_argument("--gemm_sweep", action="store_true", help="instead: mm/addmm over a grid of shapes (GEMM_SIZES)")
     parser.add_argument("--bench", action="store_true",
@@ -408,7 +418,7 @@ def main() -> int:
         return 0 if ok else 1
     if args.bench:
         threads = int(args.threads.split(",")[0]) if args.threads != "1,2,4" else 2
-        print(f"train steps/s at {threads} threads, batch {args.batch}, seq_len {args.seq_len}: {args.windows} windows of "
+        print(f"train steps/s at {threads} threads, batch {args.batch or 'default'}, seq_len {args.seq_len or 'default'}: {args.windows} windows of "
               f"{args.window_steps} steps per kernel set, stock and invariant alternating in one process per env")
         for env in args.env.split(","):
             bench_cfg = {"bench": True, "batch": args.batch, "seq_len": args.seq_len, "warmup": 5,
@@ -429,7 +439,7 @@ def main() -> int:
     cfg = {k: getattr(args, k) for k in ("impl", "steps", "op_steps", "batch", "seq_len", "lr", "grad_clip", "ff_activation",
                                          "replay")}
     threads = [int(t) for t in args.threads.split(",")]
-    print(f"impl {args.impl}, {args.steps} steps (op level: {args.op_steps}), batch {args.batch}, seq_len {args.seq_len}, "
+    print(f"impl {args.impl}, {args.steps} steps (op level: {args.op_steps}), batch {args.batch or 'default'}, seq_len {args.seq_len or 'default'}, "
           f"ff_activation {args.ff_activation}, threads {threads}")
     results = {f"{env}/t{t}": spawn(env, t, cfg) for env in args.env.split(",") for t in threads}
     if args.save:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from gx1 import seed_summary  # noqa: E402
 from gx1.common import ArgumentParser, number_in, run_cli, write_json  # noqa: E402
 
 CONTRACT = "gx1/models/entry_v9/nextgen_2020_2025_clean"
@@ -47,11 +47,11 @@ def train_and_replay(work: Path, config: str, seed: int, holdout_days: float) ->
 
 
 def summarise(runs: list[dict]) -> dict:
+    """Per configuration and figure: mean and std over the seeds (ddof=1; 0 for one seed), by gx1.seed_summary."""
     table = {}
     for config in CONFIGS:
-        mine = [r for r in runs if r["config"] == config]
-        table[config] = {k: {"mean": statistics.mean(r[k] for r in mine), "std": statistics.stdev(r[k] for r in mine)
-                             if len(mine) > 1 else 0.0} for k in FIGURES}
+        stats = seed_summary.summarise({f"seed {r['seed']}": {k: r[k] for k in FIGURES} for r in runs if r["config"] == config})
+        table[config] = {k: {"mean": stats[k]["mean"], "std": stats[k]["std"]} for k in FIGURES}
     return table
 
 

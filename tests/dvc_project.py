@@ -38,7 +38,7 @@ def dvc_env(root: Path) -> dict[str, str]:
         "DVC_SITE_CACHE_DIR": str(root / "dvc-site-cache"),
         "DVC_GLOBAL_CONFIG_DIR": str(root / "dvc-global-config"),
         "DVC_SYSTEM_CONFIG_DIR": str(root / "dvc-system-config"),
-        # scripts/seed_summary.py calls plain `dvc`: make it the one installed with this interpreter
+        # gx1.seed_summary calls plain `dvc`: make it the one installed with this interpreter
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
     })
     return env

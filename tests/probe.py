@@ -90,7 +90,8 @@ def _child(module: str, argv: list[str], out_path: str, err_path: str) -> None:
 def serve() -> None:
     for module in MODULES:  # imports only: no torch operation runs here, so a forked child starts clean
         importlib.import_module(module)
-    importlib.import_module("gx1.models.entry_v10.bundle_io")
+    for module in ("gx1.bundle.load", "gx1.bundle.checks"):  # torch and the bundle code, loaded once
+        importlib.import_module(module)
     print("ready", flush=True)
     scratch = Path(tempfile.mkdtemp(prefix="gx1-probe-"))
     for line in sys.stdin:

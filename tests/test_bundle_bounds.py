@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gx1 import bundle, verify
-from gx1.common import InputError, run_cli
-from gx1.models.entry_v10 import bundle_io, bundle_limits
+from gx1.bundle import checks, limits
+from gx1.common import InputError, run_cli, sha256_bytes
 from probe import Probe
 
 MAX_SECONDS, MAX_RSS_MB = 10.0, 1024.0
@@ -55,8 +55,8 @@ def probe():
 def forge(directory: Path, name: str, blob: bytes) -> None:
     """Replace a bundle file and write the manifest a forger would (sha256 of what is there now)."""
     (directory / name).write_bytes(blob)
-    files = {n: (directory / n).read_bytes() for n in bundle_io.BUNDLE_FILES if (directory / n).exists()}
-    (directory / bundle_io.MANIFEST).write_bytes(bundle_io.manifest_bytes(files))
+    files = {n: (directory / n).read_bytes() for n in bundle.BUNDLE_FILES if (directory / n).exists()}
+    (directory / bundle.MANIFEST).write_bytes(bundle.manifest_bytes(files))
 
 
 def zip_bytes(records: list[tuple[str, bytes, int, int, int]]) -> bytes:
@@ -88,37 +88,37 @@ def deflate_bomb(size: int) -> bytes:
 
 
 def with_bomb(directory: Path, referenced: bool) -> None:
-    records = archive_records((directory / bundle_io.WEIGHTS).read_bytes())
+    records = archive_records((directory / bundle.WEIGHTS).read_bytes())
     bomb = deflate_bomb(BOMB_BYTES)
     if referenced:  # the first tensor's record: torch would inflate it to read the tensor
         records = [(n, bomb, zipfile.ZIP_DEFLATED, BOMB_BYTES, 0) if n.endswith("/data/0") else r
                    for r in records for n in [r[0]]]
     else:  # a record no tensor names: torch.load never reads it, gx1.bundle used to copy it
         records.insert(-2, ("archive/data/9999", bomb, zipfile.ZIP_DEFLATED, BOMB_BYTES, 0))
-    forge(directory, bundle_io.WEIGHTS, zip_bytes(records))
+    forge(directory, bundle.WEIGHTS, zip_bytes(records))
 
 
 def with_extra_stored_record(directory: Path) -> None:
-    records = archive_records((directory / bundle_io.WEIGHTS).read_bytes())
+    records = archive_records((directory / bundle.WEIGHTS).read_bytes())
     records.insert(-2, ("archive/data/64", bytes(1024), zipfile.ZIP_STORED, 1024, zlib.crc32(bytes(1024))))
-    forge(directory, bundle_io.WEIGHTS, zip_bytes(records))
+    forge(directory, bundle.WEIGHTS, zip_bytes(records))
 
 
 def with_unknown_record(directory: Path) -> None:
-    records = archive_records((directory / bundle_io.WEIGHTS).read_bytes())
+    records = archive_records((directory / bundle.WEIGHTS).read_bytes())
     records.insert(-2, ("archive/payload.bin", b"x", zipfile.ZIP_STORED, 1, zlib.crc32(b"x")))
-    forge(directory, bundle_io.WEIGHTS, zip_bytes(records))
+    forge(directory, bundle.WEIGHTS, zip_bytes(records))
 
 
 def with_tensor(layout: str):
     def tamper(directory: Path) -> None:
-        state = torch.load(directory / bundle_io.WEIGHTS, weights_only=True)
+        state = torch.load(directory / bundle.WEIGHTS, weights_only=True)
         name = next(k for k, v in state.items() if v.dim() == 2)
         state[name] = {"coo": lambda t: t.to_sparse(), "csr": lambda t: t.to_sparse_csr(),
                        "meta": lambda t: t.to("meta")}[layout](state[name])
         buffer = io.BytesIO()
         torch.save(state, buffer)
-        forge(directory, bundle_io.WEIGHTS, buffer.getvalue())
+        forge(directory, bundle.WEIGHTS, buffer.getvalue())
     return tamper
 
 
@@ -130,39 +130,39 @@ def with_extra_files(count: int):
 
 
 def with_deep_environment(directory: Path) -> None:
-    text = (directory / bundle_io.METADATA).read_text()
+    text = (directory / bundle.METADATA).read_text()
     deep = "[" * 900 + "]" * 900
-    forge(directory, bundle_io.METADATA, text.replace('"environment": {', f'"environment": {{"deep": {deep}, ', 1).encode())
+    forge(directory, bundle.METADATA, text.replace('"environment": {', f'"environment": {{"deep": {deep}, ', 1).encode())
 
 
 def with_long_number(directory: Path) -> None:
-    text = (directory / bundle_io.GOLDEN).read_text()
-    forge(directory, bundle_io.GOLDEN, text.replace('"rows": [', '"rows": [' + "7" * 5000 + ", ", 1).encode())
+    text = (directory / bundle.GOLDEN).read_text()
+    forge(directory, bundle.GOLDEN, text.replace('"rows": [', '"rows": [' + "7" * 5000 + ", ", 1).encode())
 
 
 def with_many_golden_samples(directory: Path) -> None:
-    golden = json.loads((directory / bundle_io.GOLDEN).read_text())
+    golden = json.loads((directory / bundle.GOLDEN).read_text())
     for key in ("seq", "snap", "ctx_cat", "ctx_cont", "outputs", "rows", "times"):
         golden[key] = (golden[key] * 9)[:65]
-    forge(directory, bundle_io.GOLDEN, json.dumps(golden).encode())
+    forge(directory, bundle.GOLDEN, json.dumps(golden).encode())
 
 
 def with_costly_model(directory: Path) -> None:
     """A consistent 5 MB bundle of a model that costs 11 GFLOP per sample (seq_len 4096, 64 heads): weights and
     golden sample of its shapes. Predicting a golden block of 64 samples would take minutes."""
     from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
-    metadata = json.loads((directory / bundle_io.METADATA).read_text())
+    metadata = json.loads((directory / bundle.METADATA).read_text())
     metadata["model_config"].update(seq_len=4096, n_layers=3, d_model=64, n_heads=64, ff_mult=16)
-    golden = json.loads((directory / bundle_io.GOLDEN).read_text())
+    golden = json.loads((directory / bundle.GOLDEN).read_text())
     golden["seq"] = [[[0] * len(golden["seq"][0][0])] * 4096] * len(golden["seq"])
-    forge(directory, bundle_io.WEIGHTS, bundle_io.state_dict_bytes(EntryV10Model(EntryV10Config(**metadata["model_config"]))))
-    forge(directory, bundle_io.GOLDEN, json.dumps(golden).encode())
-    forge(directory, bundle_io.METADATA, json.dumps(metadata).encode())
+    forge(directory, bundle.WEIGHTS, bundle.state_dict_bytes(EntryV10Model(EntryV10Config(**metadata["model_config"]))))
+    forge(directory, bundle.GOLDEN, json.dumps(golden).encode())
+    forge(directory, bundle.METADATA, json.dumps(metadata).encode())
 
 
 def with_deep_manifest(directory: Path) -> None:
-    manifest = json.loads((directory / bundle_io.MANIFEST).read_text())
-    (directory / bundle_io.MANIFEST).write_text(json.dumps(manifest)[:-1] + ', "x": ' + "[" * 900 + "]" * 900 + "}")
+    manifest = json.loads((directory / bundle.MANIFEST).read_text())
+    (directory / bundle.MANIFEST).write_text(json.dumps(manifest)[:-1] + ', "x": ' + "[" * 900 + "]" * 900 + "}")
 
 
 # (id, tamper, the check that fails first, text in its line; None = the manifest is unreadable: exit 2 everywhere)
@@ -177,7 +177,7 @@ CASES = [
     ("files_20000", with_extra_files(20_000), "manifest", "more than 1000 files"),
     ("environment_900_deep", with_deep_environment, "manifest", "nests 902 levels deep"),
     ("golden_5000_digits", with_long_number, "manifest", "not valid JSON"),
-    ("train_config_not_an_object", lambda d: forge(d, bundle_io.TRAIN_CONFIG, b"[]"), "manifest", "is not a JSON object"),
+    ("train_config_not_an_object", lambda d: forge(d, bundle.TRAIN_CONFIG, b"[]"), "manifest", "is not a JSON object"),
     ("golden_65_samples", with_many_golden_samples, "golden_sample", "65 samples, more than the 64"),
     ("inference_cost", with_costly_model, "model_config", "FLOPs"),
     ("manifest_900_deep", with_deep_manifest, None, "nests 901 levels deep"),
@@ -254,37 +254,37 @@ def test_normal_bundle_passes_everywhere_with_the_same_bytes(base_bundle, small_
 
 
 @pytest.fixture(scope="module")
-def opened(base_bundle) -> bundle_io.OpenedBundle:
-    return bundle_io.open_bundle(base_bundle)
+def opened(base_bundle) -> bundle.OpenedBundle:
+    return bundle.open_bundle(base_bundle)
 
 
 @pytest.fixture(scope="module")
 def expected(opened) -> dict:
     """Name -> (shape, dtype) of the tensors the bundle's model config implies."""
-    return bundle_io.expected_state(bundle_io.model(opened))
+    return bundle.expected_state(bundle.model(opened))
 
 
-def with_weights(opened: bundle_io.OpenedBundle, blob: bytes) -> bundle_io.OpenedBundle:
+def with_weights(opened: bundle.OpenedBundle, blob: bytes) -> bundle.OpenedBundle:
     """The opened bundle with other weight bytes, listed with their sha256 (as a forger would)."""
-    return dataclasses.replace(opened, blobs={**opened.blobs, bundle_io.WEIGHTS: blob},
-                               listed={**opened.listed, bundle_io.WEIGHTS: bundle_io.sha256_bytes(blob)}, built={})
+    return dataclasses.replace(opened, blobs={**opened.blobs, bundle.WEIGHTS: blob},
+                               listed={**opened.listed, bundle.WEIGHTS: sha256_bytes(blob)}, built={})
 
 
 def test_bomb_is_refused_without_inflating(opened, expected):
     """The directory check alone refuses it: no byte of the 3 GiB is produced (well under a second)."""
-    records = archive_records(opened.blobs[bundle_io.WEIGHTS])
+    records = archive_records(opened.blobs[bundle.WEIGHTS])
     blob = zip_bytes(records[:-2] + [("archive/data/9999", deflate_bomb(BOMB_BYTES), zipfile.ZIP_DEFLATED, BOMB_BYTES, 0)]
                      + records[-2:])
     started = time.perf_counter()
-    with pytest.raises(bundle_io.BundleError, match="data/9999' is compressed or encrypted"):
-        bundle_io.weights(with_weights(opened, blob), expected)
+    with pytest.raises(bundle.BundleError, match="data/9999' is compressed or encrypted"):
+        bundle.weights(with_weights(opened, blob), expected)
     assert time.perf_counter() - started < 1.0
 
 
 def test_rewritten_normal_archive_still_loads(opened, expected):
     """The test's zip writer is faithful: the same records laid out by it pass every bound and load."""
-    blob = zip_bytes(archive_records(opened.blobs[bundle_io.WEIGHTS]))
-    assert sorted(bundle_io.weights(with_weights(opened, blob), expected)) == sorted(expected)
+    blob = zip_bytes(archive_records(opened.blobs[bundle.WEIGHTS]))
+    assert sorted(bundle.weights(with_weights(opened, blob), expected)) == sorted(expected)
 
 
 def reference_depth(text: bytes) -> int:
@@ -318,12 +318,12 @@ def reference_depth(text: bytes) -> int:
 @given(text=st.lists(st.sampled_from([b"[", b"]", b"{", b"}", b'"', b"\\", b"a", b",", b"\\\\", b'\\"']), max_size=60)
        .map(b"".join), chunk=st.integers(1, 8))
 def test_json_depth_matches_a_plain_scanner_across_chunk_borders(text, chunk):
-    saved = bundle_limits._CHUNK
-    bundle_limits._CHUNK = chunk
+    saved = limits._CHUNK
+    limits._CHUNK = chunk
     try:
-        assert bundle_limits.json_depth(text) == reference_depth(text)
+        assert limits.json_depth(text) == reference_depth(text)
     finally:
-        bundle_limits._CHUNK = saved
+        limits._CHUNK = saved
 
 
 def nesting(value) -> int:
@@ -339,13 +339,13 @@ def nesting(value) -> int:
 def test_json_depth_is_the_parsed_depth_of_valid_json(value, indent):
     """On valid JSON (strings full of brackets, quotes and backslashes) the scan counts what the parser nests."""
     text = json.dumps(value, indent=indent).encode()
-    assert bundle_limits.json_depth(text) == nesting(json.loads(text))
+    assert limits.json_depth(text) == nesting(json.loads(text))
 
 
 def test_json_depth_is_linear_and_fast():
     blob = b"[" + b'"a\\\\\\"[",' * 1_600_000 + b"1]"  # 16 MB of strings full of brackets and escapes
     started = time.perf_counter()
-    assert bundle_limits.json_depth(blob) == 1
+    assert limits.json_depth(blob) == 1
     assert time.perf_counter() - started < 3.0
 
 
@@ -355,22 +355,22 @@ def test_depth_verdict_does_not_depend_on_the_callers_stack():
     blob = b"[" * 40 + b"]" * 40
 
     def nested(levels: int):
-        return nested(levels - 1) if levels else bundle_limits.parse_json(blob, "x")
+        return nested(levels - 1) if levels else limits.parse_json(blob, "x")
     for levels in (0, 500, 900):
-        with pytest.raises(bundle_limits.BundleError, match="nests 40 levels deep"):
+        with pytest.raises(limits.BundleError, match="nests 40 levels deep"):
             nested(levels)
 
 
 def test_folder_walk_stops_at_the_limit(tmp_path):
-    for i in range(bundle_limits.MAX_FOLDER_ENTRIES + 5):
+    for i in range(limits.MAX_FOLDER_ENTRIES + 5):
         (tmp_path / f"f{i}").touch()
-    listing = bundle_limits.walk_folder(tmp_path)
-    assert listing.overflow and len(listing.files) == bundle_limits.MAX_FOLDER_ENTRIES
+    listing = limits.walk_folder(tmp_path)
+    assert listing.overflow and len(listing.files) == limits.MAX_FOLDER_ENTRIES
     deep = tmp_path / "d"
-    for _ in range(bundle_limits.MAX_FOLDER_DEPTH + 2):
+    for _ in range(limits.MAX_FOLDER_DEPTH + 2):
         deep = deep / "d"
     deep.mkdir(parents=True)
-    assert "nest" in bundle_limits.walk_folder(tmp_path / "d").overflow
+    assert "nest" in limits.walk_folder(tmp_path / "d").overflow
 
 
 # ----------------------------------------------------------------------------- property-based: weights archives
@@ -428,13 +428,13 @@ def weight_archives(draw, blob: bytes) -> bytes:
 def test_any_weights_archive_gets_a_bounded_verdict(opened, expected, data):
     """Property: whatever weights bytes a forger lists, loading them ends in a state dict of exactly the config's
     dense float tensors or one BundleError line, within a second, reading no more than the file holds."""
-    original = opened.blobs[bundle_io.WEIGHTS]
+    original = opened.blobs[bundle.WEIGHTS]
     blob = data.draw(weight_archives(original))
     started = time.perf_counter()
     try:
-        state = bundle_io.weights(with_weights(opened, blob), expected)
-    except bundle_io.BundleError as exc:
-        assert "\n" not in str(exc) and str(exc).startswith(bundle_io.WEIGHTS)
+        state = bundle.weights(with_weights(opened, blob), expected)
+    except bundle.BundleError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith(bundle.WEIGHTS)
     else:
         assert sorted(state) == sorted(expected)
         assert all(t.layout == torch.strided and t.dtype == expected[k][1] for k, t in state.items())
@@ -472,7 +472,7 @@ def manifests(draw) -> bytes:
     """A manifest whose entries and format a forger chose (names from the bundle's own, traversal, odd types)."""
     if draw(st.booleans()):
         return draw(hostile_json())
-    names = st.sampled_from(list(bundle_io.BUNDLE_FILES) + ["../x", "manifest.json", "a\nPASS b", ""]) | st.text(max_size=8)
+    names = st.sampled_from(list(bundle.BUNDLE_FILES) + ["../x", "manifest.json", "a\nPASS b", ""]) | st.text(max_size=8)
     entries = draw(st.dictionaries(names, st.fixed_dictionaries({"sha256": st.text(max_size=64) | st.just("0" * 64)})
                                    | json_values, max_size=10))
     return json.dumps({"format": draw(st.sampled_from(["gx1-bundle/2", "gx1-bundle/9"]) | json_values),
@@ -508,7 +508,7 @@ def test_any_manifest_gets_a_verdict(base_bundle, probe, tmp_path_factory, manif
     root = tmp_path_factory.mktemp("manifest")
     copy = root / "bundle"
     shutil.copytree(base_bundle, copy)
-    (copy / bundle_io.MANIFEST).write_bytes(manifest)
+    (copy / bundle.MANIFEST).write_bytes(manifest)
     codes = verdicts(probe, root, copy)
     assert codes["verify"] in (1, 2) and codes["bundle"] == 2 and not (root / "out").exists()
 
@@ -523,30 +523,30 @@ def test_any_weights_bytes_get_one_verdict_from_every_command(base_bundle, probe
     root = tmp_path_factory.mktemp("weights")
     copy = root / "bundle"
     shutil.copytree(base_bundle, copy)
-    forge(copy, bundle_io.WEIGHTS, data.draw(weight_archives((base_bundle / bundle_io.WEIGHTS).read_bytes())))
+    forge(copy, bundle.WEIGHTS, data.draw(weight_archives((base_bundle / bundle.WEIGHTS).read_bytes())))
     codes = verdicts(probe, root, copy)
     assert (codes["verify"] == 0) == (codes["bundle"] == 0) and codes["verify"] in (0, 1) and codes["bundle"] in (0, 2)
 
 
 @pytest.mark.slow  # about 6 s: a passing case predicts the golden sample twice
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(name=st.sampled_from([bundle_io.METADATA, bundle_io.GOLDEN, bundle_io.TRAIN_CONFIG, bundle_io.META_NAME]),
+@given(name=st.sampled_from([bundle.METADATA, bundle.GOLDEN, bundle.TRAIN_CONFIG, bundle.META_NAME]),
        blob=hostile_json())
 def test_any_bundle_json_gets_one_verdict(opened, name, blob):
     """Property: whatever bytes a forger puts in a bundle's JSON file (manifest agreeing), every check ends in
     PASS or FAIL, the runtimes' verdict (``integrity_failure``) is verify's first failing integrity check, and when
     there is none, every JSON file is an object a runtime can use (load_bundle reads all four)."""
-    model = {} if name == bundle_io.METADATA else {"model": bundle_io.model(opened)}  # built from bytes not forged here
+    model = {} if name == bundle.METADATA else {"model": bundle.model(opened)}  # built from bytes not forged here
     forged = dataclasses.replace(opened, blobs={**opened.blobs, name: blob},
-                                 listed={**opened.listed, name: bundle_io.sha256_bytes(blob)}, built=model)
+                                 listed={**opened.listed, name: sha256_bytes(blob)}, built=model)
     started = time.perf_counter()
-    results = [verify._run(check_name, check, forged) for check_name, check in verify.INTEGRITY_CHECKS]
-    failure = verify.integrity_failure(forged)
+    results = [checks._run(check_name, check, forged) for check_name, check in checks.INTEGRITY_CHECKS]
+    failure = checks.integrity_failure(forged)
     first = next((r for r in results if not r.passed), None)
     assert failure == first
     assert all("\n" not in r.line for r in results)
     if failure is None:
-        assert all(isinstance(forged.document(n), dict) for n in bundle_io.JSON_FILES)
+        assert all(isinstance(forged.document(n), dict) for n in bundle.JSON_FILES)
     assert time.perf_counter() - started < MAX_SECONDS
 
 
@@ -555,5 +555,5 @@ def test_open_bundle_refuses_a_deep_manifest_with_one_line(base_bundle, tmp_path
     shutil.copytree(base_bundle, copy)
     with_deep_manifest(copy)
     with pytest.raises(InputError, match="nests 901 levels deep"):
-        bundle_io.open_bundle(copy)
-    assert not bundle_io.is_bundle_folder(copy)
+        bundle.open_bundle(copy)
+    assert not bundle.is_bundle_folder(copy)

@@ -23,8 +23,7 @@ from gx1 import bundle, verify
 from gx1.common import InputError, run_cli
 from gx1.contract import load_scaler
 from gx1.dataset import read_dataset
-from gx1.models.entry_v10 import bundle_io
-from gx1.models.entry_v10.bundle_io import load_bundle
+from gx1.bundle import load_bundle
 from gx1.models.entry_v10.inputs import build_model_inputs
 from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
 
@@ -83,8 +82,8 @@ def test_fresh_training_out_dir_and_bundle_pass(trained, bundle_dir, capsys):
             assert line in out.splitlines()
         assert f"PASS feature_contract_hash: {printed_hash}" in out
     # the bundle holds exactly the bundle files and the manifest, byte-identical to the training out_dir's
-    assert sorted(p.name for p in bundle_dir.iterdir()) == sorted(bundle_io.BUNDLE_FILES + (bundle_io.MANIFEST,))
-    for name in bundle_io.BUNDLE_FILES + (bundle_io.MANIFEST,):
+    assert sorted(p.name for p in bundle_dir.iterdir()) == sorted(bundle.BUNDLE_FILES + (bundle.MANIFEST,))
+    for name in bundle.BUNDLE_FILES + (bundle.MANIFEST,):
         assert (bundle_dir / name).read_bytes() == (train_dir / name).read_bytes(), name
 
 
@@ -145,14 +144,14 @@ def test_wrong_expected_hash_fails_only_that_check(bundle_dir, trained, capsys):
 # --- tampering --------------------------------------------------------------------------------------
 
 def flip_weight_byte(directory: Path) -> None:
-    weights = bytearray((directory / bundle_io.WEIGHTS).read_bytes())
+    weights = bytearray((directory / bundle.WEIGHTS).read_bytes())
     weights[len(weights) // 2] ^= 0x01
-    (directory / bundle_io.WEIGHTS).write_bytes(bytes(weights))
+    (directory / bundle.WEIGHTS).write_bytes(bytes(weights))
 
 
 def truncate_weights(directory: Path) -> None:
-    weights = (directory / bundle_io.WEIGHTS).read_bytes()
-    (directory / bundle_io.WEIGHTS).write_bytes(weights[: len(weights) // 2])
+    weights = (directory / bundle.WEIGHTS).read_bytes()
+    (directory / bundle.WEIGHTS).write_bytes(weights[: len(weights) // 2])
 
 
 def edit_json(directory: Path, name: str, edit) -> None:
@@ -162,35 +161,35 @@ def edit_json(directory: Path, name: str, edit) -> None:
 
 
 def set_ctx_cat_dim(directory: Path) -> None:
-    edit_json(directory, bundle_io.METADATA, lambda m: m.update(expected_ctx_cat_dim=4))
+    edit_json(directory, bundle.METADATA, lambda m: m.update(expected_ctx_cat_dim=4))
 
 
 def remove_snap_scaler(directory: Path) -> None:
-    (directory / bundle_io.SNAP_SCALER_NAME).unlink()
+    (directory / bundle.SNAP_SCALER_NAME).unlink()
 
 
 def narrow_seq_scaler(directory: Path) -> None:
-    n_seq = len(json.loads((directory / bundle_io.META_NAME).read_text())["contract"]["seq_features"])
+    n_seq = len(json.loads((directory / bundle.META_NAME).read_text())["contract"]["seq_features"])
     scaler = StandardScaler().fit(np.random.default_rng(0).normal(size=(50, n_seq - 3)))
-    joblib.dump(scaler, directory / bundle_io.SEQ_SCALER_NAME)
+    joblib.dump(scaler, directory / bundle.SEQ_SCALER_NAME)
 
 
 def reorder_seq_features(directory: Path) -> None:
     def swap(meta):
         features = meta["contract"]["seq_features"]
         features[0], features[1] = features[1], features[0]
-    edit_json(directory, bundle_io.META_NAME, swap)
+    edit_json(directory, bundle.META_NAME, swap)
 
 
 def change_golden_output(directory: Path) -> None:
     def nudge(golden):
         golden["outputs"][0][0] += 1e-3
-    edit_json(directory, bundle_io.GOLDEN, nudge)
+    edit_json(directory, bundle.GOLDEN, nudge)
 
 
 def add_unlisted_weights(directory: Path) -> None:
     (directory / "nested").mkdir()
-    shutil.copyfile(directory / bundle_io.WEIGHTS, directory / "nested" / "extra.pt")
+    shutil.copyfile(directory / bundle.WEIGHTS, directory / "nested" / "extra.pt")
 
 
 def add_training_extras(directory: Path) -> None:
@@ -200,13 +199,13 @@ def add_training_extras(directory: Path) -> None:
 
 def add_checkpoint_folder(directory: Path) -> None:
     (directory / "checkpoints").mkdir()
-    shutil.copyfile(directory / bundle_io.WEIGHTS, directory / "checkpoints" / "last.pt")
+    shutil.copyfile(directory / bundle.WEIGHTS, directory / "checkpoints" / "last.pt")
 
 
 def rewrite_manifest(directory: Path) -> None:
     """A manifest that matches whatever bytes are there now (as a forger would write it)."""
-    files = {n: (directory / n).read_bytes() for n in bundle_io.BUNDLE_FILES if (directory / n).exists()}
-    (directory / bundle_io.MANIFEST).write_bytes(bundle_io.manifest_bytes(files))
+    files = {n: (directory / n).read_bytes() for n in bundle.BUNDLE_FILES if (directory / n).exists()}
+    (directory / bundle.MANIFEST).write_bytes(bundle.manifest_bytes(files))
 
 
 TAMPER_CASES = [
@@ -265,7 +264,7 @@ def test_pickle_with_wrong_sha256_is_never_unpickled(bundle_dir, trained, tmp_pa
     marker = tmp_path / "marker"
     copy = tmp_path / "bundle"
     shutil.copytree(bundle_dir, copy)
-    (copy / bundle_io.SEQ_SCALER_NAME).write_bytes(pickle.dumps(_CreatesMarker(marker)))
+    (copy / bundle.SEQ_SCALER_NAME).write_bytes(pickle.dumps(_CreatesMarker(marker)))
     code, out, _ = run_verify(["--bundle_dir", str(copy), "--expected_hash", printed_hash], capsys)
     assert code == 1 and {"manifest", "scalers"} <= failed_checks(out)
     assert "seq_scaler.joblib did not match the manifest sha256: not loaded" in check_lines(out)["scalers"]
@@ -309,7 +308,7 @@ def test_refuses_train_dir_that_fails_and_non_bundle_target(trained, tmp_path, c
 def test_bad_usage_exits_2_with_one_line(bundle_dir, tmp_path, monkeypatch, capsys, argv, message):
     bad_manifest = tmp_path / "bad_manifest"
     shutil.copytree(bundle_dir, bad_manifest)
-    (bad_manifest / bundle_io.MANIFEST).write_text("{")
+    (bad_manifest / bundle.MANIFEST).write_text("{")
     paths = {"bundle": str(bundle_dir), "missing": str(tmp_path / "nope"), "bad_manifest": str(bad_manifest)}
     monkeypatch.chdir(tmp_path)
     code, out, err = run_verify([a.format(**paths) for a in argv], capsys)
@@ -320,11 +319,11 @@ def test_bad_usage_exits_2_with_one_line(bundle_dir, tmp_path, monkeypatch, caps
 def test_runtime_reproduces_golden_sample_from_the_dataset(bundle_dir, small_pipeline):
     """The runtime data path (dataset -> bundle scalers -> model) gives the training-time golden outputs."""
     loaded = load_bundle(bundle_dir)
-    golden = json.loads((bundle_dir / bundle_io.GOLDEN).read_text())
+    golden = json.loads((bundle_dir / bundle.GOLDEN).read_text())
     data = read_dataset(str(small_pipeline["data"]))
     outputs = loaded.predict(loaded.model_inputs(data), np.array(golden["rows"]))
     np.testing.assert_allclose(outputs, np.array(golden["outputs"]), atol=1e-5, rtol=0)
-    assert loaded.contract_hash == (bundle_dir / bundle_io.HASH_FILE).read_text().strip() and loaded.seq_len == 30
+    assert loaded.contract_hash == (bundle_dir / bundle.HASH_FILE).read_text().strip() and loaded.seq_len == 30
 
 
 def test_bundle_without_context_reports_the_plan_checks_and_still_loads(small_pipeline, tmp_path, capsys):
@@ -340,11 +339,11 @@ def test_bundle_without_context_reports_the_plan_checks_and_still_loads(small_pi
     model = EntryV10Model(cfg).eval()
     out = tmp_path / "v10"
     out.mkdir()
-    golden = bundle_io.golden_sample(model, build_model_inputs(data, contract, seq_scaler, snap_scaler, cfg.seq_len),
+    golden = bundle.golden_sample(model, build_model_inputs(data, contract, seq_scaler, snap_scaler, cfg.seq_len),
                                      np.flatnonzero(data["eligible"])[:4], data["time"])
-    files = bundle_io.bundle_file_bytes(model, {}, *(Path(small_pipeline[k]).read_bytes() for k in ("meta", "seq_scaler", "snap_scaler")),
-                                        golden, bundle_io.environment_facts(torch.device("cpu"), 1), {})
-    bundle_io.write_bundle(out, files)
+    files = bundle.bundle_file_bytes(model, {}, *(Path(small_pipeline[k]).read_bytes() for k in ("meta", "seq_scaler", "snap_scaler")),
+                                        golden, bundle.environment_facts(torch.device("cpu"), 1), {})
+    bundle.write_bundle(out, files)
     code, stdout, _ = run_verify(["--bundle_dir", str(out), "--feature_meta_path", str(small_pipeline["meta"])], capsys)
     assert code == 1
     assert failed_checks(stdout) == {"supports_context_features", "expected_ctx_cat_dim", "expected_ctx_cont_dim", "model_variant"}

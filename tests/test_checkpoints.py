@@ -2,7 +2,7 @@
 run's fingerprint or a history emptied or cut (even with its sha256 recomputed) is refused with one line, and
 never resumed from.
 
-The fast tests save a checkpoint of a tiny model in-process (``training.save_checkpoint``, as training does) and
+The fast tests save a checkpoint of a tiny model in-process (``checkpoint.save_checkpoint``, as training does) and
 damage it at hypothesis-chosen offsets; the slow ones kill a real training run after its first epoch and
 rerun it on a damaged checkpoint.
 """
@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 
 from conftest import run_train, train_argv
 from gx1.common import InputError
-from gx1.models.entry_v10 import checkpoint, training
+from gx1.training import checkpoint
+from gx1.training import run as training
 from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
-from gx1.models.entry_v10.telemetry import RunHistory
+from gx1.training.telemetry import RunHistory
 
 FINGERPRINT = {"seed": 1, "epochs": 3, "data_sha256": "0" * 64}
 TINY = EntryV10Config(n_seq_features=3, n_snap_features=2, seq_len=4, d_model=8, n_heads=2, n_layers=1, ff_mult=2,
@@ -58,7 +59,7 @@ def saved(tmp_path_factory) -> Saved:
     """A checkpoint's bytes as training writes them, and the model's state they hold."""
     path = tmp_path_factory.mktemp("checkpoint") / "run.pt"
     model, optimizer, history = tiny_run()
-    training.save_checkpoint(path, model, optimizer, history, FINGERPRINT)
+    checkpoint.save_checkpoint(path, model, optimizer, history, FINGERPRINT)
     return Saved((path.read_bytes(), {k: v.clone() for k, v in model.state_dict().items()}))
 
 
@@ -67,7 +68,7 @@ def resume_from(blob: bytes, tmp_path, fingerprint: dict = FINGERPRINT) -> tuple
     path.write_bytes(blob)
     torch.manual_seed(1)
     model = EntryV10Model(TINY)
-    return training.resume(path, model, training.make_optimizer(model, 1e-3, 0.01), fingerprint), model
+    return checkpoint.resume(path, model, training.make_optimizer(model, 1e-3, 0.01), fingerprint), model
 
 
 def reencode(blob: bytes, edit) -> bytes:
@@ -117,7 +118,7 @@ def test_every_bit_of_the_header_and_a_stride_of_the_content(saved):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(bit=st.integers(0, 10**9), cut=st.none() | st.floats(0, 1, exclude_max=True))
 def test_resume_refuses_a_damaged_checkpoint_with_one_line_and_keeps_it(saved, tmp_path, bit, cut):
-    """Through training.resume: a flipped bit or a truncation is one InputError line naming the file, the file is
+    """Through checkpoint.resume: a flipped bit or a truncation is one InputError line naming the file, the file is
     kept as it was, and the model keeps its own (fresh) weights."""
     blob = bytearray(saved[0])
     if cut is None:
@@ -130,7 +131,7 @@ def test_resume_refuses_a_damaged_checkpoint_with_one_line_and_keeps_it(saved, t
     model = EntryV10Model(TINY)
     fresh = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(InputError, match="cannot be resumed.*delete it to start over") as refusal:
-        training.resume(path, model, training.make_optimizer(model, 1e-3, 0.01), FINGERPRINT)
+        checkpoint.resume(path, model, training.make_optimizer(model, 1e-3, 0.01), FINGERPRINT)
     assert "\n" not in str(refusal.value) and str(path) in str(refusal.value)
     assert hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(bytes(blob)).digest()
     assert all(torch.equal(model.state_dict()[k], v) for k, v in fresh.items())
@@ -198,7 +199,7 @@ def test_a_checkpoint_path_that_is_not_a_regular_file_is_one_line(tmp_path):
     (tmp_path / "run.pt").symlink_to(tmp_path / "target.pt")
     model = EntryV10Model(TINY)
     with pytest.raises(InputError, match="symbolic link"):
-        training.resume(tmp_path / "run.pt", model, training.make_optimizer(model, 1e-3, 0.01), FINGERPRINT)
+        checkpoint.resume(tmp_path / "run.pt", model, training.make_optimizer(model, 1e-3, 0.01), FINGERPRINT)
 
 
 # ----------------------------------------------------------------------------- a real run

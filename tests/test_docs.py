@@ -128,7 +128,7 @@ def test_the_default_data_figures_in_the_docs_are_the_datas():
 def test_the_feature_and_model_figures_in_the_docs_are_the_models():
     from gx1.features import CTX_CAT_FEATURES, CTX_CONT_FEATURES, SEQ_FEATURES, SNAP_FEATURES
     from gx1.models.entry_v10.model import EntryV10Model
-    from gx1.models.entry_v10.training import model_config_for
+    from gx1.training.run import model_config_for
     n_seq, n_snap, n_cat, n_cont = len(SEQ_FEATURES), len(SNAP_FEATURES), len(CTX_CAT_FEATURES), len(CTX_CONT_FEATURES)
     model = EntryV10Model(model_config_for(default_contract(), params()["seq_len"], True))
     state = model.state_dict()
@@ -146,12 +146,12 @@ def test_the_feature_and_model_figures_in_the_docs_are_the_models():
 
 def test_the_verify_check_count_in_the_docs_is_the_pipelines():
     """The pipeline's verify (the plan's checks, the expected hash, context on) runs len(_checks(...)) checks."""
-    from gx1 import verify
-    from gx1.models.entry_v10 import bundle_io
+    from gx1.bundle import checks as verify
+    from gx1.bundle import format as bundle_format
     n = len(verify._checks("0" * 16, plan=True, context=True))
     assert missing_phrases({
         "README.md": [f"all {n} checks passed"], "docs/pipeline.md": [f"all {n} checks passed",
-                                                                      f"PASS manifest: {len(bundle_io.BUNDLE_FILES)} files"],
+                                                                      f"PASS manifest: {len(bundle_format.BUNDLE_FILES)} files"],
         "docs/data.md": [f"all {n} verify checks"], "docs/scaling.md": [f"all {n} verify checks"],
     }) == []
 

@@ -6,7 +6,7 @@ tests/test_dvc_workflow.py's list), on a small project of their own (tests/dvc_p
      describing that run only;
   5. a seed sweep over three clones standing for three machines: `dvc exp run --queue` +
      `dvc queue start -j 2` on one, `dvc exp run` on another, `dvc exp push` from both, `dvc exp pull`
-     + scripts/seed_summary.py + `metrics diff` + a verified bundle on the third.
+     + gx1.seed_summary + `metrics diff` + a verified bundle on the third.
 
 Run: python3 -m pytest -q tests/test_dvc_experiments.py      (about 4 minutes on 2 CPU cores)
 """
@@ -139,13 +139,13 @@ def test_seed_sweep_on_two_machines_gathered_on_a_third(project):
     c = machine("c")
     names = [*queued, "seed-3"]
     dvc(c, "exp", "pull", "origin", *names)
-    summary = run([sys.executable, "scripts/seed_summary.py", "--exps", *names], c["dir"], c["env"], check=False)
+    summary = run([sys.executable, "-m", "gx1.seed_summary", "--exps", *names], c["dir"], c["env"], check=False)
     assert summary.returncode == 0, summary.stdout + summary.stderr
     assert summary.stdout.splitlines()[0] == "3 runs: seed-1, seed-2, seed-3", summary.stdout
     assert re.search(r"^params\.seed\s+2 ± 1\b.*n 3\)$", summary.stdout, flags=re.MULTILINE), summary.stdout
     assert re.search(rf"^{re.escape(HEADLINE)}\.train\.train_loss\s+\S+ ± \S+", summary.stdout,
                      flags=re.MULTILINE), summary.stdout
-    every = run([sys.executable, "scripts/seed_summary.py"], c["dir"], c["env"], check=False)
+    every = run([sys.executable, "-m", "gx1.seed_summary"], c["dir"], c["env"], check=False)
     assert every.returncode == 0, every.stdout + every.stderr
     assert all(name in every.stdout.splitlines()[0] for name in names), every.stdout
     diff = json.loads(dvc(c, "metrics", "diff", "seed-1", "seed-3", "--json").stdout)[HEADLINE]  # A's run vs B's

@@ -28,7 +28,6 @@ from bounds import InProcessBound, run_bounded
 from conftest import TRAIN_MODULE, run_train, train_argv
 from gx1 import bundle, replay, verify
 from gx1.common import InputError, run_cli, sha256_bytes
-from gx1.models.entry_v10 import bundle_io
 from gx1.scaler_io import scaler_from_bytes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,12 +67,12 @@ def one_line(err: str) -> bool:
 def forge(directory: Path, name: str, blob: bytes) -> None:
     """Replace a bundle file and make everything the author controls agree with it (manifest, meta sha256)."""
     (directory / name).write_bytes(blob)
-    if name in (bundle_io.SEQ_SCALER_NAME, bundle_io.SNAP_SCALER_NAME):
-        meta = json.loads((directory / bundle_io.META_NAME).read_text())
-        meta["scalers"]["seq" if name == bundle_io.SEQ_SCALER_NAME else "snap"]["sha256"] = sha256_bytes(blob)
-        (directory / bundle_io.META_NAME).write_text(json.dumps(meta))
-    files = {n: (directory / n).read_bytes() for n in bundle_io.BUNDLE_FILES if (directory / n).exists()}
-    (directory / bundle_io.MANIFEST).write_bytes(bundle_io.manifest_bytes(files))
+    if name in (bundle.SEQ_SCALER_NAME, bundle.SNAP_SCALER_NAME):
+        meta = json.loads((directory / bundle.META_NAME).read_text())
+        meta["scalers"]["seq" if name == bundle.SEQ_SCALER_NAME else "snap"]["sha256"] = sha256_bytes(blob)
+        (directory / bundle.META_NAME).write_text(json.dumps(meta))
+    files = {n: (directory / n).read_bytes() for n in bundle.BUNDLE_FILES if (directory / n).exists()}
+    (directory / bundle.MANIFEST).write_bytes(bundle.manifest_bytes(files))
 
 
 @pytest.fixture
@@ -93,18 +92,18 @@ def test_malicious_scaler_never_runs_anywhere(bundle_copy, small_pipeline, tmp_p
     control = tmp_path / "control"
     pickle.loads(pickle.dumps(Payload(control)))
     assert control.exists()  # the payload works when unpickled normally
-    forge(bundle_copy, bundle_io.SEQ_SCALER_NAME, pickle.dumps(Payload(marker)))
-    code, out, _ = cli(verify.main, ["--bundle_dir", str(bundle_copy), "--feature_meta_path", str(bundle_copy / bundle_io.META_NAME)], capsys)
+    forge(bundle_copy, bundle.SEQ_SCALER_NAME, pickle.dumps(Payload(marker)))
+    code, out, _ = cli(verify.main, ["--bundle_dir", str(bundle_copy), "--feature_meta_path", str(bundle_copy / bundle.META_NAME)], capsys)
     assert code == 1 and "FAIL scalers" in out and "seq_scaler.joblib refused" in out and "not on the allow-list" in out
     with pytest.raises(InputError, match="scalers check failed"):
-        bundle_io.load_bundle(bundle_copy)
+        bundle.load_bundle(bundle_copy)
     code, _, err = cli(bundle.main, ["--train_dir", str(bundle_copy), "--out", str(tmp_path / "rebundled")], capsys)
     assert code == 2 and one_line(err) and not (tmp_path / "rebundled").exists()
     monkeypatch.delenv("ENTRY_CONTEXT_FEATURES_ENABLED", raising=False)
     code, _, err = cli(replay.main, ["--bundle_dir", str(bundle_copy), "--data", str(small_pipeline["data"]),
                                      "--out_dir", str(tmp_path / "replay")], capsys)
     assert code == 2 and one_line(err) and "seq_scaler.joblib" in err
-    pipeline = {**small_pipeline, "meta": bundle_copy / bundle_io.META_NAME, "seq_scaler": bundle_copy / bundle_io.SEQ_SCALER_NAME}
+    pipeline = {**small_pipeline, "meta": bundle_copy / bundle.META_NAME, "seq_scaler": bundle_copy / bundle.SEQ_SCALER_NAME}
     trained = run_train(train_argv(pipeline, tmp_path / "train"))
     assert trained.returncode == 2 and one_line(trained.stderr) and "seq scaler" in trained.stderr
     assert not marker.exists()
@@ -136,13 +135,13 @@ def test_scaler_allow_list_refuses_code_paths_inside_numpy_and_joblib(tmp_path, 
     (lambda s: setattr(s, "scale_", s.scale_[:-1]), "float array"),
 ])
 def test_scalers_with_unusable_numbers_fail_verify(bundle_copy, capsys, edit, message):
-    scaler = scaler_from_bytes((bundle_copy / bundle_io.SNAP_SCALER_NAME).read_bytes(), "snap")
+    scaler = scaler_from_bytes((bundle_copy / bundle.SNAP_SCALER_NAME).read_bytes(), "snap")
     edit(scaler)
     buffer = io.BytesIO()
     joblib.dump(scaler, buffer)
-    forge(bundle_copy, bundle_io.SNAP_SCALER_NAME, buffer.getvalue())
+    forge(bundle_copy, bundle.SNAP_SCALER_NAME, buffer.getvalue())
     code, out, _ = cli(verify.main, ["--bundle_dir", str(bundle_copy), "--feature_meta_path",
-                                     str(bundle_copy / bundle_io.META_NAME)], capsys)
+                                     str(bundle_copy / bundle.META_NAME)], capsys)
     assert code == 1 and "FAIL scalers" in out and message in out
 
 
@@ -167,11 +166,11 @@ def test_malicious_checkpoint_is_never_unpickled(small_pipeline, tmp_path):
 
 def test_forged_file_names_cannot_forge_output_lines(bundle_copy, capsys):
     (bundle_copy / "x\nPASS golden_sample: forged.pt").write_bytes(b"\0")
-    manifest = json.loads((bundle_copy / bundle_io.MANIFEST).read_text())
+    manifest = json.loads((bundle_copy / bundle.MANIFEST).read_text())
     manifest["files"]["../../etc/passwd\nPASS weights: forged"] = {"sha256": "0" * 64, "bytes": 1}
-    (bundle_copy / bundle_io.MANIFEST).write_text(json.dumps(manifest))
+    (bundle_copy / bundle.MANIFEST).write_text(json.dumps(manifest))
     code, out, err = cli(verify.main, ["--bundle_dir", str(bundle_copy), "--feature_meta_path",
-                                       str(bundle_copy / bundle_io.META_NAME)], capsys)
+                                       str(bundle_copy / bundle.META_NAME)], capsys)
     assert code == 1 and "FAIL manifest" in out
     assert not [line for line in out.splitlines() if "forged" in line and not line.startswith("FAIL manifest")]
     assert len(out.strip().splitlines()) == 11 and one_line(err)
@@ -180,16 +179,16 @@ def test_forged_file_names_cannot_forge_output_lines(bundle_copy, capsys):
 def test_path_traversal_and_special_files_are_never_read(bundle_copy, tmp_path, capsys):
     """Listed names outside the bundle files are never opened; a bundle file that is a symlink (to a device that
     would never end) is refused without reading it."""
-    (bundle_copy / bundle_io.GOLDEN).unlink()
-    os.symlink("/dev/zero", bundle_copy / bundle_io.GOLDEN)
+    (bundle_copy / bundle.GOLDEN).unlink()
+    os.symlink("/dev/zero", bundle_copy / bundle.GOLDEN)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)  # opening it for reading would block forever
-    manifest = json.loads((bundle_copy / bundle_io.MANIFEST).read_text())
+    manifest = json.loads((bundle_copy / bundle.MANIFEST).read_text())
     manifest["files"][f"../{fifo.name}"] = {"sha256": "0" * 64}
-    (bundle_copy / bundle_io.MANIFEST).write_text(json.dumps(manifest))
+    (bundle_copy / bundle.MANIFEST).write_text(json.dumps(manifest))
     code, out, _ = cli(verify.main, ["--bundle_dir", str(bundle_copy), "--feature_meta_path",
-                                     str(bundle_copy / bundle_io.META_NAME)], capsys)
-    assert code == 1 and "golden_sample.json is not a regular file" in out and "unknown listed file" in out
+                                     str(bundle_copy / bundle.META_NAME)], capsys)
+    assert code == 1 and "golden_sample.json is a symbolic link: gx1 reads only regular files" in out and "unknown listed file" in out
 
 
 @pytest.mark.parametrize("change, message", [
@@ -203,20 +202,20 @@ def test_path_traversal_and_special_files_are_never_read(bundle_copy, tmp_path, 
     ({"surprise": 1}, "unknown"),
 ])
 def test_model_config_is_bounded_before_anything_is_built(bundle_copy, capsys, change, message):
-    metadata = json.loads((bundle_copy / bundle_io.METADATA).read_text())
+    metadata = json.loads((bundle_copy / bundle.METADATA).read_text())
     metadata["model_config"].update(change)
-    forge(bundle_copy, bundle_io.METADATA, json.dumps(metadata).encode())
+    forge(bundle_copy, bundle.METADATA, json.dumps(metadata).encode())
     code, out, _ = cli(verify.main, ["--bundle_dir", str(bundle_copy), "--feature_meta_path",
-                                     str(bundle_copy / bundle_io.META_NAME)], capsys)
+                                     str(bundle_copy / bundle.META_NAME)], capsys)
     assert code == 1 and message in out.split("FAIL model_config")[1].splitlines()[0]
     assert {"model_config", "weights", "golden_sample"} <= {line.split()[1].rstrip(":") for line in out.splitlines()
                                                              if line.startswith("FAIL")}
 
 
 def test_oversized_json_is_refused_unread(bundle_copy, capsys):
-    (bundle_copy / bundle_io.GOLDEN).write_bytes(b"[" + b"0," * (9 << 20) + b"0]")
+    (bundle_copy / bundle.GOLDEN).write_bytes(b"[" + b"0," * (9 << 20) + b"0]")
     code, out, _ = cli(verify.main, ["--bundle_dir", str(bundle_copy), "--feature_meta_path",
-                                     str(bundle_copy / bundle_io.META_NAME)], capsys)
+                                     str(bundle_copy / bundle.META_NAME)], capsys)
     assert code == 1 and "more than the" in out
 
 
@@ -229,10 +228,10 @@ def test_any_metadata_value_is_a_fail_or_pass_never_a_crash(trained_run, tmp_pat
     """Property: whatever JSON a forger puts in bundle_metadata.json, verify ends with a verdict (0 or 1), never a traceback."""
     copy = tmp_path_factory.mktemp("fuzz") / "bundle"
     shutil.copytree(trained_run[0], copy, ignore=shutil.ignore_patterns("*.tsv", "*metrics.json", "run_log*"))
-    metadata = json.loads((copy / bundle_io.METADATA).read_text())
+    metadata = json.loads((copy / bundle.METADATA).read_text())
     metadata[key] = value
-    forge(copy, bundle_io.METADATA, json.dumps(metadata).encode())
-    results = verify.verify_bundle(copy, json.loads((copy / bundle_io.METADATA).read_text()).get("feature_contract_hash")
+    forge(copy, bundle.METADATA, json.dumps(metadata).encode())
+    results = bundle.verify_bundle(copy, json.loads((copy / bundle.METADATA).read_text()).get("feature_contract_hash")
                                    if isinstance(value, str) and len(value) == 16 else "0" * 16)
     assert len(results) == 11 and all("\n" not in r.line for r in results)
 
@@ -742,7 +741,7 @@ def test_the_plans_tee_into_the_out_dir_is_accepted_and_nothing_else(tmp_path):
     """The plan's `mkdir -p out && train ... | tee out/run_log.txt`: when training checks its out_dir, tee has just
     created an empty run_log.txt there, which training may replace; a run_log.txt with content, or beside any other
     file, is the user's and is refused."""
-    from gx1.models.entry_v10.training import OUTPUT_COMMAND, _bundle_only
+    from gx1.training.run_inputs import OUTPUT_COMMAND, bundle_only as _bundle_only
     from gx1.outputs import folder_problem
     out = tmp_path / "out"
     out.mkdir()

@@ -1,29 +1,18 @@
-"""scripts/learnability.py: its references checked against sums done by hand on the same rows."""
+"""gx1.learnability: its references checked against sums done by hand on the same rows."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from gx1 import learnability
 from gx1.dataset import read_dataset, split_rows
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "learnability.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("learnability", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_references_match_hand_computed_figures(small_pipeline, tmp_path):
     from sklearn.metrics import roc_auc_score
-    learnability = load_script()
     out = tmp_path / "learnability.json"
     assert learnability.main(["--data", str(small_pipeline["data"]), "--contract_dir", str(small_pipeline["meta"].parent),
                               "--val_days", "1", "--holdout_days", "1", "--json", str(out)]) == 0

@@ -41,14 +41,14 @@ def test_summary_matches_statistics_module(tmp_path):
     assert json.loads(out.read_text())["metrics"]["params.seed"]["mean"] == 2.0
 
 
-def test_scripts_path_is_a_shim_over_the_package(tmp_path):
-    """scripts/seed_summary.py (the README's old path) runs gx1.seed_summary's main with the same output."""
+def test_the_command_line_prints_the_summary(tmp_path):
+    """python3 -m gx1.seed_summary and the gx1-seed-summary console script's function print the same summary."""
     exp_show = [{"rev": "abc", "name": "main", "experiments": [{"revs": [_exp("s1", 1, 1.0, 0.5)]}]}]
     path = tmp_path / "show.json"
     path.write_text(json.dumps(exp_show))
     outputs = [subprocess.run([sys.executable, *entry, "--exp_show_json", str(path)], cwd=REPO_ROOT,
                               capture_output=True, text=True, timeout=60)
-               for entry in (["-m", "gx1.seed_summary"], [str(REPO_ROOT / "scripts" / "seed_summary.py")])]
+               for entry in (["-m", "gx1.seed_summary"], ["-c", "from gx1.cli import seed_summary; seed_summary()"])]
     assert [r.returncode for r in outputs] == [0, 0], [r.stderr for r in outputs]
     assert outputs[0].stdout == outputs[1].stdout and outputs[0].stdout.startswith("1 runs: s1\n")
 
@@ -91,3 +91,19 @@ def test_dvc_python_api_reads_what_dvc_exp_show_json_prints(tmp_path, monkeypatc
     assert seed_summary.main([]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "2 runs: s1, s2" and lines[-1].startswith("params.seed") and "1.5 ± 0.707" in lines[-1], lines
+
+
+def test_quality_seeds_summarises_each_configuration_with_the_package_statistics():
+    """scripts/quality_seeds.py's table: per configuration, mean and std (ddof=1) over its seeds, by gx1.seed_summary."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("quality_seeds", REPO_ROOT / "scripts" / "quality_seeds.py")
+    quality_seeds = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quality_seeds)
+    runs = [{"config": config, "seed": seed, **{k: 0.5 + seed / 100 + (config == "smoke") for k in quality_seeds.FIGURES}}
+            for config in quality_seeds.CONFIGS for seed in (1, 2, 4)]
+    table = quality_seeds.summarise(runs)
+    for config in quality_seeds.CONFIGS:
+        values = [r["direction_auc"] for r in runs if r["config"] == config]
+        assert table[config]["direction_auc"] == {"mean": pytest.approx(statistics.mean(values)),
+                                                  "std": pytest.approx(statistics.stdev(values))}
+        assert list(table[config]) == list(quality_seeds.FIGURES)

@@ -94,8 +94,7 @@ def test_killed_run_resumes_to_identical_bytes(small_pipeline, reference_run, tm
 def test_checkpoints_belong_to_one_run_and_fail_closed(small_pipeline, tmp_path):
     """Another run's checkpoint is never resumed (named by the fingerprint of every result-changing field);
     a damaged checkpoint of this run is refused with one line, nothing deleted."""
-    from gx1.models.entry_v10.entry_v10_ctx_train import TrainConfig
-    from gx1.models.entry_v10.training import RESULT_NEUTRAL_FIELDS
+    from gx1.training.config import RESULT_NEUTRAL_FIELDS, TrainConfig
     killed = run_train(train_argv(small_pipeline, tmp_path / "run", "--epochs", "2"), extra_env=KILL)
     assert killed.returncode == 137
     [checkpoint] = (tmp_path / "run.checkpoints").glob("*.pt")
@@ -227,7 +226,7 @@ def test_validation_auc_matches_the_saved_model(small_pipeline, tmp_path):
     from sklearn.metrics import roc_auc_score
 
     from gx1.dataset import read_dataset
-    from gx1.models.entry_v10.bundle_io import load_bundle
+    from gx1.bundle import load_bundle
     from gx1.dataset import split_rows
 
     result = run_train(train_argv(small_pipeline, tmp_path / "out", "--val_days", "1", "--epochs", "1",

@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """How much direction is there to learn in the pipeline's data? Simple references beside ln 2.
 
 Run from the repository root after `dvc repro contract` (seconds; no torch):
-    python3 scripts/learnability.py [--val_days 14] [--holdout_days 7] [--json reports/learnability.json]
+    python3 -m gx1.learnability [--val_days 14] [--holdout_days 7] [--json reports/learnability.json]
 
 Splits the dataset as the trainer does (`split_rows`: the replay week held out, a validation window
 before it, label-horizon embargoes), fits scikit-learn logistic regressions of y_dir on the training
@@ -17,22 +16,19 @@ offers; the gap between their loss and ln 2 is the size of the signal.
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gx1.common import ArgumentParser, number_in, run_cli, write_json  # noqa: E402
-from gx1.contract import load_scaler, read_meta  # noqa: E402
-from gx1.dataset import read_dataset, split_rows  # noqa: E402
-from gx1.planted import linear_references as references  # noqa: E402  (the regressions; no torch imported)
+from gx1.common import ArgumentParser, number_in, run_cli, write_json
+from gx1.contract import load_scaler, read_meta
+from gx1.dataset import read_dataset, split_rows
+from gx1.planted import linear_references as references  # the regressions; no torch imported
 
 CONTRACT = "gx1/models/entry_v9/nextgen_2020_2025_clean"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(prog="python3 scripts/learnability.py", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python3 -m gx1.learnability", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="data/entry_v9/full_2025.parquet")
     parser.add_argument("--contract_dir", default=CONTRACT)
     parser.add_argument("--val_days", type=number_in(float, 0, 366), default=14.0)

@@ -1,6 +1,6 @@
 """Bounds on what reading a bundle (or a training checkpoint) may cost, checked before the work is done.
 
-Every reader of a bundle (gx1.verify, gx1.replay, gx1.bundle, through ``bundle_io``) goes through these
+Every reader of a bundle (gx1.verify, gx1.replay, gx1.bundle, through ``gx1.bundle.read``) goes through these
 functions, so the three give one verdict on the same bytes. Each function either returns or raises
 ``BundleError`` (bad input: exit 2 in a runtime, a FAIL line in verify) with one line naming the file;
 none allocates more than a small multiple of the bytes it is given, and each runs in time linear in them.

@@ -1,161 +1,47 @@
 """One entry_v10 training run, top to bottom: load inputs -> build model -> training loop -> finish.
 
     from gx1.models.entry_v10.entry_v10_ctx_train import parse_args
-    from gx1.models.entry_v10.training import run
+    from gx1.training.run import run
     metrics = run(parse_args([...the plan's flags...]))
 
 Where to look: ``train_step`` is one optimizer step, ``train_epoch`` one pass over the data,
-``save_checkpoint``/``resume`` the checkpoint, ``finish`` the metrics, reports and bundle. Everything
-the run reads is checked before anything is written (``load_inputs``, ``check_outputs``); outputs are
+``finish`` the metrics, reports and bundle; ``gx1.training.checkpoint`` saves and resumes. Everything
+the run reads is checked before anything is written (``gx1.training.run_inputs``); outputs are
 built in staging folders and swapped in complete (``gx1.common.swap_in_folder``).
 """
 from __future__ import annotations
 
-import io
 import math
 import os
 import random
-import stat
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from gx1.common import (
-    CheckFailed, InputError, atomic_write_bytes, canonical_json, parse_json_bytes, read_regular_file, sha256_bytes, sha256_file,
-)
-from gx1.outputs import check_folder, claim, swap_in_folder
+from gx1.bundle import config as bundle_config, write as bundle_write
+from gx1.bundle.limits import BundleError
+from gx1.common import CheckFailed, InputError, atomic_write_bytes
+from gx1.contract import contract_hash
 from gx1.cpu import auto_threads, machine_facts
-from gx1.contract import contract_hash, dataset_contract, load_scaler, read_meta
-from gx1.dataset import holdout_mask, read_dataset, read_dataset_schema_names, read_label_config, split_rows
-from gx1.features import LABEL_COLUMNS
-from gx1.models.entry_v10 import bundle_io, checkpoint, distributed
-from gx1.models.entry_v10.distributed import World
-from gx1.models.entry_v10.entry_v10_ctx_train import TrainConfig
-from gx1.models.entry_v10.inputs import ModelInputs, build_model_inputs, epoch_order, gather_batch, predict_rows
+from gx1.models.entry_v10.inputs import ModelInputs, epoch_order, gather_batch, predict_rows
 from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
-from gx1.models.entry_v10.telemetry import (
+from gx1.models.entry_v10.variant import variant_name
+from gx1.outputs import claim, swap_in_folder
+from gx1.training import distributed
+from gx1.training.checkpoint import resume, save_checkpoint
+from gx1.training.config import RESULT_NEUTRAL_FIELDS, TrainConfig
+from gx1.training.distributed import World
+from gx1.training.run_inputs import (
+    RunInputs, bundle_only, check_outputs, checkpoint_path, load_inputs, run_id, timing_path,
+)
+from gx1.training.telemetry import (
     LOOSE_FILES, OUTPUT_COMMAND, TIMING_FILES, RunHistory, RunLogger, StepStats, build_metrics, constant_baselines, duration,
     epoch_summary, head_learning, report_files,
 )
-from gx1.models.entry_v10.variant import variant_name
 
 FAULT_ENV = "GX1_FAULT_KILL_AFTER_EPOCH"  # fault-injection point (module docstring of entry_v10_ctx_train)
-# TrainConfig fields that cannot change the weights: left out of the resume fingerprint. Every other
-# field, and any field added later, is in it (resume fails closed).
-RESULT_NEUTRAL_FIELDS = frozenset({"data", "out_dir", "report_dir", "checkpoint_dir", "timing_dir", "feature_meta_path",
-                                   "seq_scaler_path", "snap_scaler_path", "log_every", "num_workers", "num_threads",
-                                   "nproc_per_node"})  # the world size is in the environment facts instead
-
-
-# ----------------------------------------------------------------------------- load inputs
-
-
-@dataclass
-class RunInputs:
-    """Everything a run reads, checked: the contract files' bytes, the data split, the model inputs."""
-
-    meta: dict
-    meta_blob: bytes
-    seq_blob: bytes
-    snap_blob: bytes
-    data: dict[str, np.ndarray]
-    train_rows: np.ndarray
-    val_rows: np.ndarray
-    counts: dict
-    inputs: ModelInputs
-    fingerprint: dict
-
-    @property
-    def contract(self) -> dict:
-        return self.meta["contract"]
-
-
-def load_inputs(cfg: TrainConfig, device: torch.device, world: World = World()) -> RunInputs:
-    """Read and cross-check the meta, scalers and dataset; InputError (exit 2) before anything is written."""
-    meta = read_meta(cfg.feature_meta_path)
-    seq_scaler = load_scaler(cfg.seq_scaler_path, meta["scalers"]["seq"]["sha256"], "seq scaler")
-    snap_scaler = load_scaler(cfg.snap_scaler_path, meta["scalers"]["snap"]["sha256"], "snap scaler")
-    data_hash = contract_hash({"contract": dataset_contract(cfg.data)})
-    if data_hash != contract_hash(meta):
-        raise InputError(f"dataset {cfg.data} was built under contract {data_hash} (its label config and bar interval), the "
-                         f"feature meta {cfg.feature_meta_path} is {contract_hash(meta)}: rebuild the contract from this dataset "
-                         "(python3 -m gx1.contract) or train on the dataset the meta was fitted on")
-    if cfg.seq_len > read_label_config(cfg.data).seq_len:
-        raise InputError(f"--seq_len {cfg.seq_len} exceeds the window the dataset's eligibility was built for "
-                         f"({read_label_config(cfg.data).seq_len}): rebuild it with `python -m gx1.dataset --seq_len {cfg.seq_len}`")
-    data = read_dataset(cfg.data, columns=model_columns(cfg.data, meta["contract"]))
-    train_rows, val_rows, counts = split_rows(data, cfg.limit_samples, cfg.holdout_days, cfg.val_days,
-                                              meta["contract"]["labels"]["horizon_bars"], cfg.train_end)
-    check_scaler_fit(meta, data["time"], counts, cfg)
-    if len(train_rows) == 0:
-        raise InputError(f"no eligible training rows in {cfg.data} with limit_samples={cfg.limit_samples}, "
-                         f"holdout_days={cfg.holdout_days}, val_days={cfg.val_days}")
-    inputs = build_model_inputs(data, meta["contract"], seq_scaler, snap_scaler, cfg.seq_len).to(device)
-    fingerprint = {**{k: v for k, v in cfg.knobs().items() if k not in RESULT_NEUTRAL_FIELDS},
-                   "data_sha256": sha256_file(cfg.data), "contract_hash": contract_hash(meta), "scalers": meta["scalers"],
-                   **bundle_io.environment_facts(device, torch.get_num_threads(), world.size)}
-    blobs = [read_regular_file(p, "contract file", 1 << 24) for p in (cfg.feature_meta_path, cfg.seq_scaler_path,
-                                                                       cfg.snap_scaler_path)]
-    if [sha256_bytes(b) for b in blobs[1:]] != [meta["scalers"][k]["sha256"] for k in ("seq", "snap")] or \
-            parse_json_bytes(blobs[0], cfg.feature_meta_path) != meta:  # the bundle gets exactly what was checked
-        raise InputError("the feature meta or a scaler changed while training read it: rerun when it is settled")
-    return RunInputs(meta, *blobs, data, train_rows, val_rows, counts, inputs, fingerprint)
-
-
-def model_columns(path: str, contract: dict) -> list[str]:
-    """The dataset columns a training reads: the split's, the model's inputs and the labels (not the OHLC prices):
-    at 30 instrument-years that is a third less memory. Columns the file lacks are named later, by build_model_inputs."""
-    wanted = ["time", "instrument", "eligible", *LABEL_COLUMNS, *contract["seq_features"], *contract["snap_features"],
-              *[c["name"] for c in contract["ctx_cat_features"]], *contract["ctx_cont_features"]]
-    present = set(read_dataset_schema_names(path))
-    return [name for name in dict.fromkeys(wanted) if name in present]
-
-
-def check_scaler_fit(meta: dict, time: np.ndarray, counts: dict, cfg: TrainConfig) -> None:
-    """Refuse scalers fitted on rows this run holds out (the replay week, a walk-forward fold's test period):
-    their statistics would reach the model. A meta without its fit window counts as fitted on every row."""
-    if not counts["holdout_rows"]:
-        return
-    held_out_from = time[holdout_mask(time, cfg.holdout_days, cfg.train_end)].min().astype("datetime64[s]")
-    last = (meta.get("fit") or {}).get("last_time")
-    if last is None or np.datetime64(last.removesuffix("Z"), "s") >= held_out_from:
-        raise InputError(f"the scalers in {cfg.feature_meta_path} were fitted on rows up to {last or 'the end of the data'}, "
-                         f"inside what this run holds out (from {held_out_from}Z): rebuild the contract with the same "
-                         f"holdout (python3 -m gx1.contract --holdout_days {cfg.holdout_days:g}"
-                         f"{' --train_end ' + cfg.train_end if cfg.train_end else ''})")
-
-
-def check_outputs(cfg: TrainConfig) -> None:
-    """The out_dir and report_dir may be created or replaced, and hold none of the inputs."""
-    out_dir, report_dir = Path(cfg.out_dir), Path(cfg.report_dir or cfg.out_dir)
-    if cfg.timing_dir and Path(cfg.timing_dir).exists() and not Path(cfg.timing_dir).is_dir():
-        raise InputError(f"--timing_dir {cfg.timing_dir} exists and is not a directory: choose another")
-    for directory in (out_dir, report_dir):
-        check_folder(directory, OUTPUT_COMMAND, _bundle_only)  # absent, empty, or this trainer's own earlier output
-        for source in (cfg.data, cfg.feature_meta_path, cfg.seq_scaler_path, cfg.snap_scaler_path):
-            if directory.resolve() in Path(source).resolve().parents:
-                raise InputError(f"input {source} lies inside the output directory {directory}: choose another output directory")
-    if report_dir != out_dir and (out_dir.resolve() in report_dir.resolve().parents
-                                  or report_dir.resolve() in out_dir.resolve().parents):
-        raise InputError(f"--report_dir {report_dir} and --out_dir {out_dir} are nested: use the same directory or separate ones")
-
-
-TEE_LOG = "run_log.txt"  # the plan's command pipes the console through `tee <out_dir>/run_log.txt`
-
-
-def _bundle_only(directory: Path) -> bool:
-    """A folder with no marker the trainer may still replace: a plain gx1 bundle (its manifest proves it), or a folder
-    holding only an empty ``run_log.txt``, as the plan's ``| tee <out_dir>/run_log.txt`` leaves it when training
-    starts (the trainer writes its own run_log.txt there in the end; a non-empty one is not replaced)."""
-    names = [entry.name for entry in os.scandir(directory)]
-    if names == [TEE_LOG]:
-        info = os.lstat(directory / TEE_LOG)
-        if stat.S_ISREG(info.st_mode) and info.st_size == 0:
-            return True
-    return bundle_io.is_bundle_folder(directory)
 
 
 # ----------------------------------------------------------------------------- build model
@@ -181,8 +67,8 @@ def build_model(cfg: TrainConfig, run_inputs: RunInputs, device: torch.device) -
     set_seed(cfg.seed)
     model_cfg = model_config_for(run_inputs.contract, cfg.seq_len, cfg.context_features_enabled)
     try:  # the bundle's limits (verify, replay and gx1.bundle refuse a bundle beyond them): refused before training
-        bundle_io.config_from_dict(model_cfg.to_dict())
-    except bundle_io.BundleError as exc:
+        bundle_config.config_from_dict(model_cfg.to_dict())
+    except BundleError as exc:
         raise InputError(f"{exc}: its bundle could not be verified; lower --seq_len") from None
     model = EntryV10Model(model_cfg)
     if model.cfg.use_context:  # the statistics are buffers, saved with the weights; numpy's sums do not depend on
@@ -307,73 +193,6 @@ def log_epoch(log: RunLogger, summary: dict, cfg: TrainConfig, history: RunHisto
              f"ETA {duration(remaining)}")
 
 
-# ----------------------------------------------------------------------------- checkpoint
-
-
-def run_id(fingerprint: dict) -> str:
-    """16 hex digits naming a run by everything that decides its result (in its metrics, checkpoint, timing folder)."""
-    return sha256_bytes(canonical_json(fingerprint).encode())[:16]
-
-
-def checkpoint_path(cfg: TrainConfig, fingerprint: dict) -> Path:
-    """``<checkpoint_dir>/<run id>.pt``: another run's checkpoint is never picked up."""
-    return Path(cfg.checkpoint_dir or f"{cfg.out_dir.rstrip('/')}.checkpoints") / f"{run_id(fingerprint)}.pt"
-
-
-def timing_path(cfg: TrainConfig, fingerprint: dict) -> Path:
-    """Where metrics.json and run_log.txt go: ``<timing_dir>/<run id>`` when set, else the report_dir."""
-    return Path(cfg.timing_dir) / run_id(fingerprint) if cfg.timing_dir else Path(cfg.report_dir or cfg.out_dir)
-
-
-def save_checkpoint(path: Path, model: EntryV10Model, optimizer: torch.optim.Optimizer, history: RunHistory,
-                    fingerprint: dict) -> None:
-    """A plain dict of tensors, lists and numbers (torch.load(weights_only=True) loads it), in the envelope of
-    ``checkpoint.encode``: the content's sha256 and the run fingerprint's, checked before it is resumed from."""
-    numpy_state = np.random.get_state()
-    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": len(history.epochs),
-             "fingerprint": canonical_json(fingerprint), "history": {"epochs": history.epochs, "steps": history.steps},
-             "rng": {"torch": torch.get_rng_state(), "python": _plain(random.getstate()),
-                     "numpy": [numpy_state[0], numpy_state[1].tolist(), *numpy_state[2:]],
-                     "cuda": torch.cuda.get_rng_state() if torch.cuda.is_available() and torch.cuda.is_initialized() else None}}
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    atomic_write_bytes(path, checkpoint.encode(buffer.getvalue(), fingerprint))  # with its sha256 and the run's
-
-
-def _plain(value):
-    return [_plain(v) for v in value] if isinstance(value, (tuple, list)) else value
-
-
-def resume(path: Path, model: EntryV10Model, optimizer: torch.optim.Optimizer, fingerprint: dict,
-           world: World = World()) -> RunHistory:
-    """The run history so far, with model, optimizer and RNG restored, from a checkpoint of this very run
-    (read by rank 0 and broadcast to the other ranks under torchrun).
-
-    Nothing is resumed from a checkpoint that fails ``checkpoint.decode`` (content sha256, run fingerprint,
-    history consistency) or does not load into this model and optimizer: InputError, one line, the file kept."""
-    blob = read_regular_file(path, "checkpoint", checkpoint.MAX_CHECKPOINT_BYTES) \
-        if world.is_main and os.path.lexists(path) else None
-    blob = distributed.broadcast_bytes(blob, world)
-    if blob is None:
-        return RunHistory()
-    try:
-        state = checkpoint.decode(blob, fingerprint)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        rng = state["rng"]
-        torch.set_rng_state(rng["torch"])
-        random.setstate(tuple(tuple(v) if isinstance(v, list) else v for v in rng["python"]))
-        np.random.set_state((rng["numpy"][0], np.array(rng["numpy"][1], dtype=np.uint32), *rng["numpy"][2:]))
-        if rng["cuda"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state(rng["cuda"])
-    except checkpoint.CheckpointError as exc:
-        raise InputError(f"checkpoint {path} cannot be resumed: {exc}: delete it to start over") from None
-    except Exception as exc:  # noqa: BLE001 - a damaged checkpoint is bad input, named with its fix
-        raise InputError(f"checkpoint {path} cannot be resumed ({type(exc).__name__}: {str(exc)[:120]}): delete it to start "
-                         "over") from None
-    return RunHistory(epochs=state["history"]["epochs"], steps=state["history"]["steps"])
-
-
 # ----------------------------------------------------------------------------- finish
 
 
@@ -406,20 +225,19 @@ def finish(cfg: TrainConfig, model: EntryV10Model, run_inputs: RunInputs, histor
     knobs = {k: v for k, v in cfg.knobs().items() if k not in RESULT_NEUTRAL_FIELDS}  # what the weights depend on
     times = run_inputs.data["time"][run_inputs.train_rows[[0, -1]]].astype("datetime64[s]")
     training_rows = {"count": len(run_inputs.train_rows), "first_time": f"{times[0]}Z", "last_time": f"{times[1]}Z"}
-    files = bundle_io.bundle_file_bytes(model, knobs, run_inputs.meta_blob, run_inputs.seq_blob, run_inputs.snap_blob,
-                                        bundle_io.golden_sample(model, run_inputs.inputs, golden_rows, run_inputs.data["time"]),
-                                        bundle_io.environment_facts(torch.device(facts["device"]), facts["num_threads"],
-                                                                    facts["world_size"]),
-                                        training_rows)
+    golden = bundle_write.golden_sample(model, run_inputs.inputs, golden_rows, run_inputs.data["time"])
+    environment = bundle_write.environment_facts(torch.device(facts["device"]), facts["num_threads"], facts["world_size"])
+    files = bundle_write.bundle_file_bytes(model, knobs, run_inputs.meta_blob, run_inputs.seq_blob, run_inputs.snap_blob,
+                                           golden, environment, training_rows)
     reports = report_files(metrics, history, log.text())
     if cfg.timing_dir:  # the run-varying reports go to this run's own folder, the report_dir keeps the byte-stable ones
         swap_in_folder(timing_dir, lambda staging: _write_all(staging, {n: reports.pop(n) for n in TIMING_FILES}),
                        OUTPUT_COMMAND, also=LOOSE_FILES)
-    swap_in_folder(out_dir, lambda staging: (bundle_io.write_bundle(staging, files),
+    swap_in_folder(out_dir, lambda staging: (bundle_write.write_bundle(staging, files),
                                              _write_all(staging, reports) if report_dir == out_dir else None),
-                   OUTPUT_COMMAND, _bundle_only, LOOSE_FILES)
+                   OUTPUT_COMMAND, bundle_only, LOOSE_FILES)
     if report_dir != out_dir:
-        swap_in_folder(report_dir, lambda staging: _write_all(staging, reports), OUTPUT_COMMAND, _bundle_only, LOOSE_FILES)
+        swap_in_folder(report_dir, lambda staging: _write_all(staging, reports), OUTPUT_COMMAND, bundle_only, LOOSE_FILES)
     return metrics
 
 
@@ -458,7 +276,7 @@ def _train(cfg: TrainConfig, world: World, device: torch.device, started: float)
     run_inputs = load_inputs(cfg, device, world)
     model, optimizer = build_model(cfg, run_inputs, device)
     if world.is_main:  # the partial log and a failed run's metrics go straight into this folder: it must be ours
-        claim(timing_path(cfg, run_inputs.fingerprint), LOOSE_FILES, OUTPUT_COMMAND, _bundle_only)
+        claim(timing_path(cfg, run_inputs.fingerprint), LOOSE_FILES, OUTPUT_COMMAND, bundle_only)
     log = RunLogger(timing_path(cfg, run_inputs.fingerprint) / "run_log.txt", enabled=world.is_main)
     finished = False
     try:

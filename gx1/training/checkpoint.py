@@ -1,7 +1,8 @@
-"""Training checkpoints that prove their integrity before anything is resumed from them.
+"""Training checkpoints that prove their integrity before anything is resumed from them: written after every
+epoch, resumed from when the same run starts again.
 
-    blob = encode(torch_save_bytes, fingerprint)     # what training.save_checkpoint writes
-    state = decode(blob, fingerprint)                # what training.resume loads: checked, or CheckpointError
+    save_checkpoint(path, model, optimizer, history, fingerprint)   # encode(torch.save bytes), written atomically
+    history = resume(path, model, optimizer, fingerprint)           # decode, then model, optimizer and RNG restored
 
 A checkpoint file is ``MAGIC``, one line of canonical JSON, a newline, then the content (``torch.save`` of the
 state dict: model, optimizer, epoch, fingerprint, history, RNG states). The JSON line holds the content's
@@ -10,7 +11,7 @@ byte count and sha256 and the sha256 of the run's fingerprint (``canonical_json(
 that: another magic, a header that is not the canonical encoding of its own values, a content of another
 length or sha256, another run's fingerprint. So any change to any byte of the file (a flipped bit, a
 truncation, an emptied file) is refused: the header is checked byte for byte, the content by its sha256.
-Then the content's zip directory is bounded (``bundle_limits.torch_archive``: stored records only, nothing
+Then the content's zip directory is bounded (``gx1.bundle.limits.torch_archive``: stored records only, nothing
 inflated), it is loaded with ``torch.load(weights_only=True)``, and its own fingerprint and history must
 agree with the header and with each other (epochs numbered 1..n, as many step rows as the epochs' step
 counts, numbered consecutively, the optimizer's step count the same): a history edited by someone who also
@@ -21,11 +22,19 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
+import random
+from pathlib import Path
 
+import numpy as np
 import torch
 
-from gx1.common import canonical_json, sha256_bytes
-from gx1.models.entry_v10 import bundle_limits
+from gx1.bundle import limits
+from gx1.common import InputError, atomic_write_bytes, canonical_json, read_regular_file, sha256_bytes
+from gx1.models.entry_v10.model import EntryV10Model
+from gx1.training import distributed
+from gx1.training.distributed import World
+from gx1.training.telemetry import RunHistory
 
 MAGIC = b"gx1-checkpoint/1\n"
 MAX_HEADER_BYTES = 512
@@ -72,8 +81,8 @@ def decode(blob: bytes, fingerprint: dict) -> dict:
     if recorded[2] != fingerprint_sha256(fingerprint):
         raise CheckpointError("it belongs to another run (run fingerprint sha256 differs)")
     try:
-        bundle_limits.torch_archive(content, "checkpoint content", max_pickle_bytes=len(content))
-    except bundle_limits.BundleError as exc:
+        limits.torch_archive(content, "checkpoint content", max_pickle_bytes=len(content))
+    except limits.BundleError as exc:
         raise CheckpointError(str(exc)) from None
     try:
         state = torch.load(io.BytesIO(content), map_location="cpu", weights_only=True)
@@ -118,3 +127,55 @@ def _number(value) -> float | None:
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+# ----------------------------------------------------------------------------- saving and resuming a run
+
+
+def save_checkpoint(path: Path, model: EntryV10Model, optimizer: torch.optim.Optimizer, history: RunHistory,
+                    fingerprint: dict) -> None:
+    """A plain dict of tensors, lists and numbers (torch.load(weights_only=True) loads it), in the envelope of
+    ``encode``: the content's sha256 and the run fingerprint's, checked before it is resumed from."""
+    numpy_state = np.random.get_state()
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": len(history.epochs),
+             "fingerprint": canonical_json(fingerprint), "history": {"epochs": history.epochs, "steps": history.steps},
+             "rng": {"torch": torch.get_rng_state(), "python": _plain(random.getstate()),
+                     "numpy": [numpy_state[0], numpy_state[1].tolist(), *numpy_state[2:]],
+                     "cuda": torch.cuda.get_rng_state() if torch.cuda.is_available() and torch.cuda.is_initialized() else None}}
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(path, encode(buffer.getvalue(), fingerprint))  # with its sha256 and the run's
+
+
+def _plain(value):
+    return [_plain(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+
+def resume(path: Path, model: EntryV10Model, optimizer: torch.optim.Optimizer, fingerprint: dict,
+           world: World = World()) -> RunHistory:
+    """The run history so far, with model, optimizer and RNG restored, from a checkpoint of this very run
+    (read by rank 0 and broadcast to the other ranks under torchrun).
+
+    Nothing is resumed from a checkpoint that fails ``decode`` (content sha256, run fingerprint,
+    history consistency) or does not load into this model and optimizer: InputError, one line, the file kept."""
+    blob = read_regular_file(path, "checkpoint", MAX_CHECKPOINT_BYTES) \
+        if world.is_main and os.path.lexists(path) else None
+    blob = distributed.broadcast_bytes(blob, world)
+    if blob is None:
+        return RunHistory()
+    try:
+        state = decode(blob, fingerprint)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        random.setstate(tuple(tuple(v) if isinstance(v, list) else v for v in rng["python"]))
+        np.random.set_state((rng["numpy"][0], np.array(rng["numpy"][1], dtype=np.uint32), *rng["numpy"][2:]))
+        if rng["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state(rng["cuda"])
+    except CheckpointError as exc:
+        raise InputError(f"checkpoint {path} cannot be resumed: {exc}: delete it to start over") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged checkpoint is bad input, named with its fix
+        raise InputError(f"checkpoint {path} cannot be resumed ({type(exc).__name__}: {str(exc)[:120]}): delete it to start "
+                         "over") from None
+    return RunHistory(epochs=state["history"]["epochs"], steps=state["history"]["steps"])
