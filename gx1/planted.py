@@ -47,12 +47,9 @@ is higher. Negative controls, scored against the true labels, must fall short:
     (``model_auc_shuffled_windows``): the same weights, the order gone.
 Same arguments, same figures (seeded data; the trainer's portable mode).
 
-Training knobs (``Training``): 4 epochs over the 30,800 training rows at batch 512 and learning rate 1e-3 (the
-pipeline's batch 64 and 1e-4, both scaled by 8): the pipeline's own knobs learn the signal as well (4 seeds), but
-batch 512 runs 40 % faster beside other test workers (OpenMP threads passive, tests/conftest.py). Reading one
-earlier bar costs the model a plateau: the direction loss stays at ln 2 for 30,000-90,000 samples (seed to seed)
-until attention singles out the position, then falls to the Bayes loss within about 15,000. Batch 64 at 1e-3 never
-leaves the plateau in 3 epochs; an XOR of two markers (``signal="xor"``) was not learned in 200,000 samples.
+Training knobs (``Training``): 4 epochs over the training rows at batch 512 and learning rate 1e-3 (the pipeline's
+batch 64 and 1e-4, both scaled by 8); the trainer's defaults for the rest. How the model reaches the signal (a
+plateau at ln 2, then a fall to the Bayes loss) and the measured figures: docs/replay.md.
 """
 from __future__ import annotations
 
