@@ -98,15 +98,21 @@ def dvc_cache_of(folder: Path) -> Path | None:
 def _md5_of_regular_file(path: Path) -> str | None:
     """md5 of ``path`` (a link is followed) when it is a regular file, else None."""
     try:  # O_NONBLOCK: opening a named pipe must not wait for a writer
-        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                return None
-            digest = hashlib.md5()
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-            return digest.hexdigest()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return None
+    try:  # fstat on the descriptor first: a directory cannot become a file object
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        digest = hashlib.md5()
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def restorable_by_dvc(folder: Path) -> bool:

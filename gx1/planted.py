@@ -321,8 +321,8 @@ def train(work: Path, data: Path, contract_dir: Path, training: Training, timeou
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-    return float(roc_auc_score(y, score))
+    from gx1.evaluation import auc_score  # the replay's AUC (ties count one half)
+    return float(auc_score(y, score))
 
 
 def score(paths: dict, bundle_dir: Path, training: Training, profile: Profile) -> dict:
