@@ -310,7 +310,13 @@ MAX_PARAMS_DEPTH = 32  # params.yaml nests three levels (walkforward.folds.<name
 
 
 def read_params_yaml(path: str | os.PathLike, section: str) -> dict:
-    """``section`` of a params.yaml as a dict ({} when absent); one line for a missing, oversized or malformed file.
+    """``section`` of a params.yaml as a dict ({} when absent); one line for a missing, oversized or malformed file
+    (``read_params_file``)."""
+    return read_params_file(path).get(section) or {}
+
+
+def read_params_file(path: str | os.PathLike) -> dict:
+    """A whole params.yaml as a dict; one line for a missing, oversized or malformed file.
 
     Read bounded (PyYAML, installed with DVC, imported when used): a regular file of at most MAX_PARAMS_BYTES,
     nesting at most MAX_PARAMS_DEPTH deep, no aliases (``*name``: they multiply what a few bytes say) and no
@@ -326,7 +332,7 @@ def read_params_yaml(path: str | os.PathLike, section: str) -> dict:
         raise InputError(f"{path}: {exc}") from None
     if not isinstance(params, dict):
         raise InputError(f"{path} is not a mapping of params")
-    return params.get(section) or {}
+    return params
 
 
 class _ParamsRefused(Exception):

@@ -1,11 +1,11 @@
-"""Compare two replay reports (plan §5B): baseline (smoke bundle) vs candidate (full-year bundle).
+"""Compare two replay reports: baseline (smoke bundle) vs candidate (full-year bundle).
 
 Run:
     python3 -m gx1.compare --baseline smoke --candidate fullyear      # two DVC experiments (or git revisions)
     python3 -m gx1.compare --baseline reports/replay_smoke/replay.json --candidate reports/replay/replay.json
     python3 -m gx1.compare --baseline A/replay.json --candidate B/replay.json --count_tolerance 0.2 --json cmp.json
 
-Prints one line per figure of §5B with baseline, candidate, change, the plan's expectation and a
+Prints one line per figure of the plan's replay comparison with baseline, candidate, change, the plan's expectation and a
 verdict: OK when the candidate meets the expectation within the tolerance, CHECK when it does not,
 n/a when a side has no value (no trades). Tolerances (relative ones are fractions of |baseline|):
   counts   (n_candidates, n_trades_created): --count_tolerance, relative, default 0.25;
@@ -93,7 +93,7 @@ def verdict(figure: Figure, baseline: float | None, candidate: float | None, tol
 
 
 def compare(baseline: dict, candidate: dict, tol: Tolerances, names: tuple[str, str] = ("baseline", "candidate")) -> dict:
-    """Rows of the §5B table plus notes on anything that makes the two reports less comparable."""
+    """Rows of the comparison table plus notes on anything that makes the two reports less comparable."""
     rows = []
     for figure in FIGURES:
         base, cand = lookup(baseline, figure.key, names[0]), lookup(candidate, figure.key, names[1])
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     baseline = load_report(args.baseline, "baseline")
     candidate = load_report(args.candidate, "candidate")
     result = compare(baseline, candidate, tol, (args.baseline, args.candidate))
-    print(f"replay comparison (plan §5B): baseline {args.baseline} vs candidate {args.candidate}")
+    print(f"replay comparison: baseline {args.baseline} vs candidate {args.candidate}")
     print(format_table(result), flush=True)
     if args.json:
         write_json(args.json, {"baseline": args.baseline, "candidate": args.candidate, **result})

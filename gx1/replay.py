@@ -1,4 +1,4 @@
-"""Replay a window of bars through an entry_v10 bundle: candidates, trades and entry quality (plan §5B).
+"""Replay a window of bars through an entry_v10 bundle: candidates, trades and entry quality.
 
 Run (once per bundle; the window defaults to the last 7 days of the data):
     python3 -m gx1.replay --bundle_dir models/entry_v10_ctx/bundle \

@@ -1,4 +1,4 @@
-"""Verify an entry_v10 bundle: the plan's five checks (§5A) plus manifest, contract, config, scalers, weights, golden sample.
+"""Verify an entry_v10 bundle: the plan's five checks plus manifest, contract, config, scalers, weights, golden sample.
 
 Run (the plan's command; the script is a thin wrapper over this module):
     python3 scripts/verify_entry_v10_ctx_bundle.py --bundle_dir models/entry_v10_ctx/bundle \
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="when --expected_hash is omitted, expect the contract hash of this meta (default: %(default)s)")
     parser.add_argument("--report", help="write the results as JSON here (a DVC metric)")
     parser.add_argument("--expect_context", choices=("true", "false"), default="true",
-                        help="true: the plan's §5A values (v10_ctx, 5/2 context dims); false: a bundle trained without "
+                        help="true: the plan's values (v10_ctx, 5/2 context dims); false: a bundle trained without "
                              "context (v10, 0/0), as ENTRY_CONTEXT_FEATURES_ENABLED=false produces")
     args = parser.parse_args(argv)
     if args.report:  # never the bundle's own files, the feature meta read, or a file that is not a verify report

@@ -4,7 +4,10 @@ fold's period out of sample.
 The `fold` stages of dvc.yaml (one per entry of `walkforward.folds` in params.yaml) run it; by hand the same:
 
     python3 -m gx1.walkforward --data data/entry_v9/full_2025.parquet --start 2025-11-01 --days 30 \\
-        --out_dir walkforward/folds/nov [--epochs 1 --seed 1337 --learning_rate 1e-4 ...]
+        --out_dir walkforward/folds/nov [--knobs reports/knobs/fold.json] [--epochs 1 --seed 1337 ...]
+
+The fold stage gives ``--knobs`` (the pipeline's training knobs a fold takes, written by the knobs stage,
+``gx1.pipeline_knobs``) and ``--epochs`` (walkforward.epochs); a flag given here overrides the file.
 
 Each fold is an expanding window over ``--data`` (a rolling one when ``--data`` is a gx1.fold_data slice made
 with ``--train_days``): the contract (scalers) is fitted and the model trained on the eligible rows
@@ -36,11 +39,11 @@ from gx1.common import (EXIT_BAD_INPUT, ArgumentParser, CheckFailed, InputError,
                         utc_time, write_json)
 from gx1.dataset import check_dataset_path, read_instruments
 from gx1.outputs import check_folder, check_inputs_outside, inside, swap_in_folder
+from gx1.pipeline_knobs import FOLD_SETS
 from gx1.replay_config import POLICY_FLAGS
-from gx1.training.config import knob_defaults
+from gx1.training.config import knob_defaults, read_knob_file
 
 CONTRACT_FILES = ("entry_v9_feature_meta.json", "seq_scaler.joblib", "snap_scaler.joblib")
-FOLD_SETS = ("train_end", "holdout_days", "val_days", "log_every")  # training knobs the fold sets itself (run_fold)
 TRAIN_KNOBS = tuple(name for name in knob_defaults() if name not in FOLD_SETS)  # every other TrainConfig knob
 # instrument: the one to replay when the dataset holds several (the fold trains on all of them)
 REPLAY_KNOBS = (*POLICY_FLAGS, "instrument")
@@ -134,15 +137,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the training's wall clock, speed and log go (default logs/walkforward)")
     parser.add_argument("--context_features", choices=("true", "false"), default="true",
                         help="ENTRY_CONTEXT_FEATURES_ENABLED for the training (default true)")
+    parser.add_argument("--knobs", help="JSON file of training knobs (the knobs stage's reports/knobs/fold.json); "
+                                        "a flag below overrides it")
     for knob in TRAIN_KNOBS:
-        parser.add_argument(f"--{knob}", help="passed to the trainer (its default when omitted)")
+        parser.add_argument(f"--{knob}", help="passed to the trainer (the --knobs file's value or the trainer's default "
+                                              "when omitted)")
     for knob in REPLAY_KNOBS:
         parser.add_argument(f"--{knob}", help="passed to gx1.replay (its default when omitted)")
     args = parser.parse_args(argv)
     os.environ["ENTRY_CONTEXT_FEATURES_ENABLED"] = args.context_features
     pick = lambda names: {k: getattr(args, k) for k in names if getattr(args, k) is not None}  # noqa: E731
-    row = run_fold(args.data, args.start, args.days, Path(args.out_dir), pick(TRAIN_KNOBS), pick(REPLAY_KNOBS),
-                   args.timing_dir)
+    train = {**(read_knob_file(args.knobs, TRAIN_KNOBS) if args.knobs else {}), **pick(TRAIN_KNOBS)}
+    row = run_fold(args.data, args.start, args.days, Path(args.out_dir), train, pick(REPLAY_KNOBS), args.timing_dir)
     print(f"fold {row['start']} .. {row['end']}: {row['train_samples']} training samples, {row['replayed_bars']} bars "
           f"replayed, direction AUC {row['direction_auc']} (baseline {row['direction_auc_baseline']}), "
           f"{row['trades']} trades -> {args.out_dir}")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The plan's bundle verification (§4, §5A): a thin wrapper over gx1.verify.
+"""The plan's bundle verification command: a thin wrapper over gx1.verify.
 
 Run from the repository root:
     python3 scripts/verify_entry_v10_ctx_bundle.py --bundle_dir models/entry_v10_ctx/bundle \

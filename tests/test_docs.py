@@ -1,7 +1,7 @@
 """The README and docs stand alone and stay true: no reference to a file outside the repository, every source
 path they name exists (a renamed module fails here until the docs follow), and every figure the code can
 produce (contract hashes, the default data's bar and row counts, feature and parameter counts, verify's check
-count, stage names, the top-level knobs, console scripts, locked packages, plots, the hostile case counts)
+count, stage names, the params.yaml keys that are no training knob, console scripts, locked packages, plots, the hostile case counts)
 is computed here and must appear in the docs as computed. The commands in the docs are run by
 tests/test_doc_commands.py."""
 from __future__ import annotations
@@ -179,12 +179,12 @@ def test_the_stage_tables_name_every_stage_of_dvc_yaml():
     assert missing_phrases({"docs/performance.md": [f"all {len(plain)} stages"]}) == []
 
 
-def test_the_knob_list_is_params_yaml_top_level():
-    top_level = {key for key, value in params().items() if not isinstance(value, dict)}
+def test_the_keys_that_are_no_training_knob_are_the_knobs_stages():
+    from gx1.pipeline_knobs import PIPELINE_KEYS
     text = doc_text("docs/pipeline.md")
-    listed = re.search(r"The top-level knobs \(([^)]*)\)", text)
+    listed = re.search(r"and the keys that are none\s+\(([^)]*)\)", text)
     assert listed is not None
-    assert set(re.findall(r"`(\w+)`", listed.group(1))) == top_level
+    assert set(re.findall(r"`(\w+)`", listed.group(1))) == set(PIPELINE_KEYS)
 
 
 def test_the_plots_count_is_dvc_yamls():
@@ -232,6 +232,20 @@ def test_the_docs_read_as_reference_not_as_a_notebook():
     offenders = [f"{name}:{number}: {match.group(0)}" for name in DOCS
                  for number, line in enumerate((REPO / name).read_text().splitlines(), 1)
                  for match in NOTEBOOK.finditer(line)]
+    assert offenders == []
+
+
+OUTSIDE = re.compile(r"§ ?\d|shared/spec|DESIGN\.md|STYLE\.md|step3c_")
+
+
+def test_the_code_names_no_section_or_file_outside_the_repository():
+    """Docstrings, help texts and printed lines name what the repository has: no section number of the plan,
+    no planning file a clone does not have."""
+    sources = sorted([*REPO.glob("gx1/**/*.py"), *REPO.glob("scripts/*.py"), *REPO.glob("tests/*.py"),
+                      REPO / "params.yaml", REPO / "dvc.yaml", REPO / "pyproject.toml"])
+    offenders = [f"{path.relative_to(REPO)}:{number}: {match.group(0)}" for path in sources
+                 if path.name != "test_docs.py"  # the patterns themselves
+                 for number, line in enumerate(path.read_text().splitlines(), 1) for match in OUTSIDE.finditer(line)]
     assert offenders == []
 
 

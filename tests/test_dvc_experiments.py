@@ -86,7 +86,7 @@ def test_experiments_metrics_diff_plots_diff_and_compare(project):
     compare = run([sys.executable, "-m", "gx1.compare", "--baseline", "smoke", "--candidate", "fullyear"],
                   project["dir"], project["env"], check=False)
     assert compare.returncode == 0, compare.stdout + compare.stderr
-    assert "replay comparison (plan §5B): baseline smoke vs candidate fullyear" in compare.stdout
+    assert "replay comparison: baseline smoke vs candidate fullyear" in compare.stdout
     for metric in ("n_candidates", "n_trades_created", "mae_bps_mean", "mfe_bps_mean", "mae_atr_mean",
                    "mfe_atr_mean", "mfe_mae_ratio", "goes_against_us_rate", "tolerances:"):
         assert re.search(rf"^{metric}\s", compare.stdout, flags=re.MULTILINE), (metric, compare.stdout)

@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("training", ("gx1.training", "gx1.training.*")),
     ("evaluation stages", ("gx1.sources", "gx1.replay", "gx1.walkforward", "gx1.fold_data", "gx1.walkforward_summary",
                            "gx1.compare", "gx1.seed_summary", "gx1.headline", "gx1.planted", "gx1.doctor",
-                           "gx1.learnability", "gx1.replay_config")),
+                           "gx1.learnability", "gx1.replay_config", "gx1.pipeline_knobs")),
     ("command lines", ("gx1.cli", "gx1.verify", "gx1.models.entry_v10.entry_v10_ctx_train")),
 )
 

@@ -182,7 +182,7 @@ def test_no_context_variant(small_pipeline, tmp_path):
     verify = [sys.executable, "scripts/verify_entry_v10_ctx_bundle.py", "--bundle_dir", str(tmp_path / "out"),
               "--expected_hash", meta["feature_contract_hash"]]
     plan_checks = subprocess.run(verify, capture_output=True, text=True)
-    assert plan_checks.returncode == 1 and "FAIL supports_context_features" in plan_checks.stdout  # §5A wants v10_ctx
+    assert plan_checks.returncode == 1 and "FAIL supports_context_features" in plan_checks.stdout  # the plan's checks want v10_ctx
     no_context_checks = subprocess.run(verify + ["--expect_context", "false"], capture_output=True, text=True)
     assert no_context_checks.returncode == 0, no_context_checks.stdout
 

@@ -1,4 +1,4 @@
-"""The bundle checks: the plan's five (§5A) plus manifest, contract, model config, scalers, weights, golden sample.
+"""The bundle checks: the plan's five plus manifest, contract, model config, scalers, weights, golden sample.
 
     results = verify_bundle("models/entry_v10_ctx/bundle", expected_hash)   # every check, in order
     failure = integrity_failure(open_bundle(directory))                     # the first integrity check that fails, or None
@@ -91,7 +91,7 @@ def _unreadable_documents(opened: OpenedBundle) -> list[str]:
 
 
 def plan_value_check(key: str, context: bool = True) -> Check:
-    """One of the §5A checks on a bundle_metadata.json value (JSON type included: 5.0 is not 5)."""
+    """One of the plan's five checks on a bundle_metadata.json value (JSON type included: 5.0 is not 5)."""
     expected = variant_facts(context, 5, 2)[key]
 
     def check(opened: OpenedBundle) -> CheckResult:
@@ -106,7 +106,7 @@ def plan_value_check(key: str, context: bool = True) -> Check:
 
 
 def hash_check(expected_hash: str) -> Check:
-    """§5A: feature_contract_hash.txt and bundle_metadata.json both name the expected contract."""
+    """The plan's contract check: feature_contract_hash.txt and bundle_metadata.json both name the expected contract."""
     def check(opened: OpenedBundle) -> CheckResult:
         seen = {HASH_FILE: opened.hash_text(), METADATA: opened.document(METADATA).get("feature_contract_hash")}
         values = {_show(v) for v in seen.values()}
@@ -131,7 +131,7 @@ def check_contract(opened: OpenedBundle) -> CheckResult:
 
 
 def check_model_config(opened: OpenedBundle) -> CheckResult:
-    """The model config is complete and within bounds, and agrees with the feature meta and the §5A keys."""
+    """The model config is complete and within bounds, and agrees with the feature meta and the plan's check keys."""
     cfg = loaders.model_config(opened)
     contract, metadata = loaders.feature_contract(opened), opened.document(METADATA)
     context = cfg.use_context
@@ -202,7 +202,7 @@ INTEGRITY_CHECKS: tuple[tuple[str, Check], ...] = (
 
 
 def _checks(expected_hash: str | None, plan: bool, context: bool = True) -> list[tuple[str, Check]]:
-    """manifest first; the §5A checks in the plan's order (when ``plan``); then the other integrity checks."""
+    """manifest first; the plan's five checks in its order (when ``plan``); then the other integrity checks."""
     checks: list[tuple[str, Check]] = [INTEGRITY_CHECKS[0]]
     if plan:
         checks += [(key, plan_value_check(key, context)) for key in PLAN_KEYS[:3]]
@@ -222,7 +222,7 @@ def _run(name: str, check: Check, opened: OpenedBundle) -> CheckResult:
 
 
 def verify_bundle(bundle_dir: str | Path, expected_hash: str, expect_context: bool = True) -> list[CheckResult]:
-    """Every check, in order: manifest, the five §5A checks, contract, model_config, scalers, weights, golden_sample."""
+    """Every check, in order: manifest, the plan's five checks, contract, model_config, scalers, weights, golden_sample."""
     opened = open_bundle(bundle_dir)
     return [_run(name, check, opened) for name, check in _checks(expected_hash, plan=True, context=expect_context)]
 

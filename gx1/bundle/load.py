@@ -55,7 +55,7 @@ class Bundle:
 def load_bundle(bundle_dir: str | Path, expected_hash: str | None = None) -> Bundle:
     """Run gx1.verify's integrity checks (plus the contract hash when ``expected_hash`` is given), then load.
 
-    Raises BundleError naming the first failing check. The §5A policy (context variant) is the caller's.
+    Raises BundleError naming the first failing check. The plan's context-variant policy is the caller's.
     """
     opened = open_bundle(bundle_dir)
     failure = integrity_failure(opened, expected_hash)

@@ -3,7 +3,7 @@
     files = bundle_file_bytes(model, train_config, meta_blob, seq_blob, snap_blob, golden, environment, training_rows)
     write_bundle(staging_dir, files)          # the files plus manifest.json (training, gx1.bundle)
 
-What a bundle holds (each fact once): the weights; ``bundle_metadata.json`` (the plan's §5A keys,
+What a bundle holds (each fact once): the weights; ``bundle_metadata.json`` (the keys of the plan's five checks,
 the contract hash, the model config, the environment the bytes came from); ``train_config.json`` (the
 training knobs, no machine paths); the feature meta and both scalers as the contract wrote them; the
 hash file the plan asks for; a golden sample (a few inputs and the CPU model's outputs);
@@ -53,7 +53,7 @@ def golden_sample(model: EntryV10Model, inputs: ModelInputs, rows: np.ndarray, t
 
 
 def bundle_metadata(model_cfg: EntryV10Config, feature_hash: str, environment: dict, training_rows: dict) -> dict:
-    """bundle_metadata.json: the §5A keys, the contract hash, the model config, the environment and the
+    """bundle_metadata.json: the keys of the plan's five checks, the contract hash, the model config, the environment and the
     training rows' span (so a replay can say whether its window is out of sample)."""
     return {"model_name": "entry_v10",
             **variant_facts(model_cfg.use_context, len(model_cfg.ctx_cat_cardinalities), model_cfg.n_ctx_cont),

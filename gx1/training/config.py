@@ -7,15 +7,19 @@ The command line (``gx1.models.entry_v10.entry_v10_ctx_train``) makes one flag p
 and the run (``gx1.training.run``) reads it; neither imports the other. The walk-forward fold
 (``gx1.walkforward``) passes on every knob it does not set itself (``knob_defaults``).
 
-A new training knob: a field here (default, help, range; the command line's flag and the walk-forward fold's
-flag follow from it) and its use in ``gx1/training/run.py``; when the pipeline sets it, also its value in
-``params.yaml`` and its ``--flag ${value}`` in dvc.yaml's train and fold commands. tests/test_defaults.py checks
-that params.yaml's values equal these defaults or are named differences, and that dvc.yaml passes every knob
-params.yaml sets.
+A new training knob touches three files: a field here (default, help, range; the command line's flag, the
+walk-forward fold's flag and the check of a value in a knobs file follow from it), its use in
+``gx1/training/run.py`` and, when the pipeline sets it, its value at the top level of ``params.yaml``: the
+knobs stage (``gx1.pipeline_knobs``) hands it to the train and fold stages, so dvc.yaml does not change.
+tests/test_defaults.py checks that params.yaml's values equal these defaults or are named differences.
 """
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields
+import argparse
+from dataclasses import MISSING, Field, dataclass, field, fields
+from typing import Any, Iterable
+
+from gx1.common import InputError, number_in, printable, read_json_object, utc_time
 
 
 def knob(default, text: str, **limits):
@@ -79,3 +83,49 @@ RESULT_NEUTRAL_FIELDS = frozenset({"data", "out_dir", "report_dir", "checkpoint_
 def knob_defaults() -> dict:
     """Every knob (not the paths, not the environment's) with its default, in field order."""
     return {f.name: f.default for f in fields(TrainConfig) if not f.metadata.get("path") and not f.metadata.get("env")}
+
+
+def flag_options(f: Field) -> dict:
+    """argparse options of a TrainConfig field's flag: its default, help text and the type or choices that check it."""
+    meta = f.metadata
+    if meta.get("path"):
+        return {"required": f.default is MISSING, "default": None if f.default is MISSING else f.default,
+                "help": meta["help"]}
+    if meta.get("time"):
+        return {"type": utc_time, "default": f.default, "help": meta["help"]}
+    if "choices" in meta:
+        return {"choices": meta["choices"], "default": f.default, "help": meta["help"]}
+    return {"type": number_in(type(f.default), meta["low"], meta["high"], meta.get("low_open", False)),
+            "default": f.default, "help": meta["help"]}
+
+
+KNOB_FIELDS = {f.name: f for f in fields(TrainConfig) if not f.metadata.get("path") and not f.metadata.get("env")}
+
+
+def knob_value(name: str, value: Any, where: str) -> Any:
+    """``value`` of knob ``name`` checked as its flag checks it (type, range, choices); InputError naming ``where``."""
+    options = flag_options(KNOB_FIELDS[name])
+    if isinstance(value, (bool, dict, list)) or value is None:
+        raise InputError(f"{where}: {name} must be a plain {type(KNOB_FIELDS[name].default).__name__}, "
+                         f"got {printable(repr(value))[:60]}")
+    text = str(value)
+    if "choices" in options:
+        if text not in options["choices"]:
+            raise InputError(f"{where}: {name} must be one of {', '.join(options['choices'])}, got {printable(text)[:60]}")
+        return text
+    try:
+        return options["type"](text)
+    except (argparse.ArgumentTypeError, InputError) as exc:
+        raise InputError(f"{where}: {name} {printable(exc)}") from None
+
+
+def read_knob_file(path: str, allowed: Iterable[str]) -> dict:
+    """A knobs file (JSON object: knob -> value, as the knobs stage writes it), each value checked; keys outside
+    ``allowed`` are refused with one line."""
+    allowed = tuple(allowed)
+    values = read_json_object(path, "knobs file")
+    stray = [key for key in values if key not in allowed]
+    if stray:
+        raise InputError(f"knobs file {path}: {printable(stray[0])[:60]!r} is not one of the knobs it may set "
+                         f"({', '.join(allowed)})")
+    return {key: knob_value(key, value, f"knobs file {path}") for key, value in values.items()}

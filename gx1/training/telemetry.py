@@ -1,5 +1,5 @@
 """Training telemetry and reports: the run log, per-step accumulators, epoch summaries, the run history,
-the metrics (every figure of the plan's §6) and the report files written from them.
+the metrics (every figure the plan asks of a run) and the report files written from them.
 
 metrics.json holds every figure, wall clock and memory included; reproducible_metrics.json the same
 without run-varying figures (byte-stable: the file DVC tracks); train_steps.tsv / train_epochs.tsv
@@ -129,7 +129,7 @@ def peak_memory_mb() -> float:
 
 
 def build_metrics(run: RunHistory, counts: dict, facts: dict, total_seconds: float) -> dict:
-    """metrics.json: the plan's §6 figures and success criteria; ``facts`` adds what the trainer knows
+    """metrics.json: the plan's figures and success criteria; ``facts`` adds what the trainer knows
     (variant, contract hash, epochs, threads, device, machine, peak GPU memory)."""
     first, last = run.steps[0], run.steps[-1]
     early_mean, late_mean, basis = loss_trend(run)

@@ -1,6 +1,6 @@
 """Train the entry_v10 entry model (context fusion when ENTRY_CONTEXT_FEATURES_ENABLED=true).
 
-Run (the plan's command, §1):
+Run (the plan's command):
     ENTRY_CONTEXT_FEATURES_ENABLED=true python3 -m gx1.models.entry_v10.entry_v10_ctx_train \
       --data data/entry_v9/full_2025.parquet --out_dir models/entry_v10_ctx/FULLYEAR_2025_ctxfusion \
       --feature_meta_path gx1/models/entry_v9/nextgen_2020_2025_clean/entry_v9_feature_meta.json \
@@ -14,7 +14,7 @@ itself is ``gx1.training.run`` (imported after the arguments are checked, so ``-
 errors answer before torch loads).
 
 The out_dir receives a complete bundle (weights, config, metadata, contract, scalers, golden
-sample, manifest) plus the reports: run_log.txt, metrics.json (every figure of the plan's §6,
+sample, manifest) plus the reports: run_log.txt, metrics.json (every figure the plan asks of a run,
 wall clock and memory included), reproducible_metrics.json (the same without run-varying figures:
 the file DVC tracks) and loss curves per step and per epoch (TSV); ``--report_dir`` puts the reports
 elsewhere, and ``--timing_dir`` the two run-varying ones (metrics.json, run_log.txt; the DVC stage
@@ -37,39 +37,36 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import MISSING, fields
+from dataclasses import fields
 
-from gx1.common import ArgumentParser, number_in, run_cli, utc_time
+from gx1.common import ArgumentParser, run_cli
 from gx1.models.entry_v10.variant import context_from_env
-from gx1.training.config import TrainConfig
+from gx1.training.config import TrainConfig, flag_options, knob_defaults, read_knob_file
 
 
 def build_parser() -> ArgumentParser:
-    """One flag per TrainConfig field (except the environment's), defaults and help from the dataclass."""
+    """One flag per TrainConfig field (except the environment's), defaults and help from the dataclass, plus --knobs."""
     parser = ArgumentParser(prog="python3 -m gx1.models.entry_v10.entry_v10_ctx_train", description=__doc__.splitlines()[0],
                             epilog="ENTRY_CONTEXT_FEATURES_ENABLED=true trains v10_ctx (unset/false: v10).",
                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--knobs", help="JSON file of knob values (what the knobs stage writes, reports/knobs/train.json): "
+                                        "they replace the defaults; a flag given here overrides them")
     for f in fields(TrainConfig):
-        meta = f.metadata
-        if meta.get("env"):
-            continue
-        if meta.get("path"):
-            parser.add_argument(f"--{f.name}", required=f.default is MISSING, default=None if f.default is MISSING
-                                else f.default, help=meta["help"])
-        elif meta.get("time"):
-            parser.add_argument(f"--{f.name}", type=utc_time, default=f.default, help=meta["help"])
-        elif "choices" in meta:
-            parser.add_argument(f"--{f.name}", choices=meta["choices"], default=f.default, help=meta["help"])
-        else:
-            kind = type(f.default)
-            parser.add_argument(f"--{f.name}", type=number_in(kind, meta["low"], meta["high"], meta.get("low_open", False)),
-                                default=f.default, help=meta["help"])
+        if not f.metadata.get("env"):
+            parser.add_argument(f"--{f.name}", **flag_options(f))
     return parser
 
 
 def parse_args(argv: list[str] | None) -> TrainConfig:
-    args = build_parser().parse_args(argv)
-    return TrainConfig(**vars(args), context_features_enabled=bool(context_from_env(default=False)))
+    parser = build_parser()
+    knobs_file = argparse.ArgumentParser(add_help=False)
+    knobs_file.add_argument("--knobs")
+    given = knobs_file.parse_known_args(argv)[0].knobs
+    if given:
+        parser.set_defaults(**read_knob_file(given, knob_defaults()))
+    args = vars(parser.parse_args(argv))
+    del args["knobs"]
+    return TrainConfig(**args, context_features_enabled=bool(context_from_env(default=False)))
 
 
 def main(argv: list[str] | None = None) -> int:

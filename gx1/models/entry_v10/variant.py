@@ -30,6 +30,6 @@ def variant_name(use_context: bool) -> str:
 
 
 def variant_facts(use_context: bool, n_ctx_cat: int, n_ctx_cont: int) -> dict:
-    """The plan's §5A keys of bundle_metadata.json for a model (context dims are 0 without context)."""
+    """The keys of bundle_metadata.json that the plan's checks read for a model (context dims are 0 without context)."""
     return {"model_variant": variant_name(use_context), "supports_context_features": use_context,
             "expected_ctx_cat_dim": n_ctx_cat if use_context else 0, "expected_ctx_cont_dim": n_ctx_cont if use_context else 0}
