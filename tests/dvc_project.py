@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("data", "dataset", "contract", "train", "bundle", "verify", "replay", "headline", "walkforward")
+STAGES = ("data", "dataset", "contract", "knobs", "train", "bundle", "verify", "replay", "headline", "walkforward")
 SMALL_PARAMS = {"limit_samples": "1500", "epochs": "1"}  # holdout_days stays 7 (params.yaml)
 BUNDLE = "models/entry_v10_ctx/bundle"
 TRAIN_METRICS = "reports/train/reproducible_metrics.json"  # every figure (a plain out)

@@ -126,18 +126,19 @@ def test_push_then_clone_and_pull_gives_a_verified_bundle_without_retraining(pro
 
 
 def test_walkforward_folds_are_stages_and_a_new_fold_runs_alone(project):
-    """Folds from params.yaml become `fold@<name>` stages: the summary runs after them, adding a fold runs that
-    fold only, and `dvc status` is clean after each repro."""
+    """Folds from params.yaml become `fold@<name>` stages: the summary runs after them, adding a fold trains that
+    fold only (the knobs stage reruns on any params change, rewriting its files byte-identical), and `dvc status`
+    is clean after each repro."""
     params = project["dir"] / "params.yaml"
     original = params.read_text()
     fold_a = 'a: {start: "2025-01-09", days: 2}'  # small folds: about 900 and 2,000 training rows
     try:
         params.write_text(original.replace("  folds: {}", f"  folds: {{{fold_a}}}", 1))
         first = dvc(project, "repro", "walkforward")
-        assert stages_run(first.stdout) == ["fold_data@a", "fold@a", "walkforward"], first.stdout[-2000:]
+        assert stages_run(first.stdout) == ["knobs", "fold_data@a", "fold@a", "walkforward"], first.stdout[-2000:]
         params.write_text(original.replace("  folds: {}", f'  folds: {{{fold_a}, b: {{start: "2025-01-13", days: 2}}}}', 1))
         second = dvc(project, "repro", "walkforward")
-        assert stages_run(second.stdout) == ["fold_data@b", "fold@b", "walkforward"], second.stdout[-2000:]  # fold a: unchanged, kept
+        assert stages_run(second.stdout) == ["knobs", "fold_data@b", "fold@b", "walkforward"], second.stdout[-2000:]  # fold a: unchanged, kept
         assert not dvc_status(project)
         summary = json.loads((project["dir"] / "reports/walkforward/summary.json").read_text())
         table = (project["dir"] / "reports/walkforward/folds.tsv").read_text().splitlines()
