@@ -36,10 +36,10 @@ PIPELINE_KEYS = {
 }
 
 
-def split_knobs(params: dict, where: str, defaults: dict | None = None) -> dict[str, dict]:
-    """{"train": knobs params sets, "fold": those a fold takes}; ``defaults`` (knob -> default, TrainConfig's
-    when None) names the knobs. InputError for an unknown top-level key or a value its flag refuses."""
-    defaults = knob_defaults() if defaults is None else defaults
+def split_knobs(params: dict, where: str) -> dict[str, dict]:
+    """{"train": the TrainConfig knobs ``params`` sets, "fold": those a fold takes}, in field order. InputError
+    for an unknown top-level key or a value its flag refuses."""
+    defaults = knob_defaults()
     unknown = [key for key in params if key not in defaults and key not in PIPELINE_KEYS]
     if unknown:
         raise InputError(f"{where}: top-level key {printable(repr(unknown[0]))[:60]} is no training knob "

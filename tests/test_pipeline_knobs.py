@@ -71,13 +71,12 @@ def test_a_new_training_knob_reaches_both_stages(monkeypatch):
     """What a field added to TrainConfig gets without any change to dvc.yaml or the knobs stage."""
     field = config.knob(0.1, "dropout of a hypothetical new layer", low=0.0, high=1.0)
     field.name = "dropout"
-    monkeypatch.setitem(config.KNOB_FIELDS, "dropout", field)
-    defaults = {**config.knob_defaults(), "dropout": 0.1}
+    monkeypatch.setitem(config.KNOB_FIELDS, "dropout", field)  # what a new TrainConfig field puts there
     params = {**yaml.safe_load((REPO / "params.yaml").read_text()), "dropout": 0.25}
-    knobs = pipeline_knobs.split_knobs(params, "params.yaml", defaults)
+    knobs = pipeline_knobs.split_knobs(params, "params.yaml")
     assert knobs["train"]["dropout"] == 0.25 and knobs["fold"]["dropout"] == 0.25
     with pytest.raises(InputError, match="dropout must be in"):
-        pipeline_knobs.split_knobs({**params, "dropout": 2}, "params.yaml", defaults)
+        pipeline_knobs.split_knobs({**params, "dropout": 2}, "params.yaml")
 
 
 @pytest.mark.parametrize("changes, message", [

@@ -80,9 +80,12 @@ RESULT_NEUTRAL_FIELDS = frozenset({"data", "out_dir", "report_dir", "checkpoint_
                                    "nproc_per_node"})  # the world size is in the environment facts instead
 
 
+KNOB_FIELDS = {f.name: f for f in fields(TrainConfig) if not f.metadata.get("path") and not f.metadata.get("env")}
+
+
 def knob_defaults() -> dict:
     """Every knob (not the paths, not the environment's) with its default, in field order."""
-    return {f.name: f.default for f in fields(TrainConfig) if not f.metadata.get("path") and not f.metadata.get("env")}
+    return {name: f.default for name, f in KNOB_FIELDS.items()}
 
 
 def flag_options(f: Field) -> dict:
@@ -97,9 +100,6 @@ def flag_options(f: Field) -> dict:
         return {"choices": meta["choices"], "default": f.default, "help": meta["help"]}
     return {"type": number_in(type(f.default), meta["low"], meta["high"], meta.get("low_open", False)),
             "default": f.default, "help": meta["help"]}
-
-
-KNOB_FIELDS = {f.name: f for f in fields(TrainConfig) if not f.metadata.get("path") and not f.metadata.get("env")}
 
 
 def knob_value(name: str, value: Any, where: str) -> Any:
