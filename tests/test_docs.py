@@ -1,7 +1,7 @@
 """The README and docs stand alone and stay true: no reference to a file outside the repository, every source
 path they name exists (a renamed module fails here until the docs follow), and every figure the code can
 produce (contract hashes, the default data's bar and row counts, feature and parameter counts, verify's check
-count, stage names, the params.yaml keys that are no training knob, console scripts, locked packages, plots, the hostile case counts)
+count, stage names, the params.yaml keys that are no training knob, console scripts, locked packages, plots, the hostile case counts, the test counts)
 is computed here and must appear in the docs as computed. The commands in the docs are run by
 tests/test_doc_commands.py."""
 from __future__ import annotations
@@ -45,6 +45,15 @@ def test_the_hostile_case_counts_in_the_docs_are_the_suites():
     examples = sum(int(n) for f in HOSTILE_FILES for n in re.findall(r"max_examples=(\d+)", (REPO / f).read_text()))
     text = (REPO / "docs" / "errors.md").read_text()
     assert f"hold {cases} test cases" in text and f"up to {examples} generated examples" in text
+
+
+def test_the_test_counts_in_the_docs_are_the_suites():
+    import sys
+    collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0", "-p", "no:cacheprovider",
+                                "-m", "not slow"], cwd=REPO, capture_output=True, text=True, timeout=120).stdout
+    fast, total = map(int, re.search(r"(\d+)/(\d+) tests collected", collected).groups())
+    text = re.sub(r"\s+", " ", (REPO / "docs" / "performance.md").read_text())
+    assert f"the suite's {total} tests" in text and f"(`-m \"not slow\"`, {fast} tests)" in text, (total, fast)
 
 
 # ---------------------------------------------------------------- figures the code produces
