@@ -1,5 +1,5 @@
 """Evaluation figures a researcher decides with: net-of-cost trade results, signal quality, and a paired
-bootstrap of model minus baseline (issue 26). Pure numpy, vectorized, no I/O, no scipy or sklearn.
+bootstrap of model minus baseline. Pure numpy, vectorized, no I/O, no scipy or sklearn.
 
 Every figure that goes into a report is a Python float rounded to 6 decimals (``DECIMALS``; -0.0 written as
 0.0) or ``None``; a ``None`` always comes with a reason string, never a NaN, so ``json.dumps`` of any result

@@ -104,11 +104,8 @@ def _md5_of_regular_file(path: Path) -> str | None:
     try:  # fstat on the descriptor first: a directory cannot become a file object
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        digest = hashlib.md5()
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+            return hashlib.file_digest(handle, "md5").hexdigest()
     except OSError:
         return None
     finally:

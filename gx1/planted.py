@@ -1,8 +1,8 @@
-"""A learning check with a known answer (issue 26, point 1): bars with a planted direction signal, the best
+"""A learning check with a known answer: bars with a planted direction signal, the best
 direction AUC any model of those bars can reach (known from the generating process, not from a model), the
 one-bar linear reads beside it, and the entry_v10 model's AUC on held-out rows after the real trainer ran.
 
-Run (from the repository root; about 90 s on 2 cores: one training of 4 x 30,800 samples; no DVC involved):
+Run (from the repository root; one training of 4 epochs over about 30,800 samples; no DVC involved):
     python3 scripts/planted_check.py                              # achievable, baselines, model, seconds
     python3 scripts/planted_check.py --corrupt shift_label        # a negative control: must fall short
     python3 -c 'from gx1.planted import learning_check; print(learning_check("/tmp/planted"))'

@@ -22,6 +22,7 @@ from gx1.contract import META_NAME, SEQ_SCALER_NAME, SNAP_SCALER_NAME, contract_
 from gx1.models.entry_v10.inputs import ModelInputs, build_model_inputs, predict_rows
 from gx1.models.entry_v10.model import EntryV10Model
 
+
 @dataclass(frozen=True)
 class Bundle:
     """A bundle that passed the integrity checks, with everything a runtime needs."""

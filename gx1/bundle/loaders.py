@@ -25,12 +25,12 @@ from gx1.contract import META_NAME, contract_part
 from gx1.models.entry_v10.model import EntryV10Config, EntryV10Model
 from gx1.scaler_io import scaler_from_bytes
 
+
 def model_config(opened: OpenedBundle) -> EntryV10Config:
     """The model config from verified bundle_metadata.json, bounded before anything is built."""
     opened.verified_blob(METADATA)
     raw = opened.document(METADATA).get("model_config")
     return config_from_dict(raw)
-
 
 
 def feature_contract(opened: OpenedBundle) -> dict:
